@@ -1,0 +1,95 @@
+"""The host's internal event bus: device state, zone state and events, fanned out to sinks.
+
+Subscribers are plain synchronous callbacks that must not block (the MQTT bridge puts what it
+gets into its own bounded queue). Keeping the bus synchronous means a slow sink can never
+stall a driver, and ordering is exactly publication order for every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gemhost.model import DeviceState, Event
+
+log = logging.getLogger("gemhost.bus")
+
+
+@dataclass
+class DeviceStateChanged:
+    device: str
+    state: DeviceState
+
+
+@dataclass
+class ZoneStateChanged:
+    device: str
+    zone: str
+    state: dict[str, Any]
+
+
+@dataclass
+class EventRaised:
+    """An event from a device. ``delivered`` resolves once every durable sink accepted it."""
+
+    device: str
+    event: Event
+    delivered: asyncio.Future[None] = field(repr=False)
+
+
+@dataclass
+class SiteApplied:
+    """A site (re)load took effect; lists what disappeared so sinks can clear retained data."""
+
+    devices: list[str]
+    removed_devices: list[str]
+    removed_zones: list[tuple[str, str]]
+
+
+Message = DeviceStateChanged | ZoneStateChanged | EventRaised | SiteApplied
+Subscriber = Callable[[Message], None]
+
+
+class Bus:
+    """Synchronous fan-out with delivery tracking for events."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._durable = 0
+
+    def subscribe(self, callback: Subscriber, *, durable: bool = False) -> Callable[[], None]:
+        """Add a subscriber; ``durable`` sinks must resolve each event's ``delivered``
+        future. Returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+        if durable:
+            self._durable += 1
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+                if durable:
+                    self._durable -= 1
+
+        return unsubscribe
+
+    @property
+    def has_durable_sink(self) -> bool:
+        return self._durable > 0
+
+    def publish(self, message: Message) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(message)
+            except Exception:  # a broken sink must not take the device down
+                log.exception("bus subscriber %r failed", callback)
+
+    def publish_event(self, device: str, event: Event) -> asyncio.Future[None]:
+        """Publish an event and return the future that says it reached the durable sinks."""
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.has_durable_sink:
+            delivered.set_result(None)
+        self.publish(EventRaised(device, event, delivered))
+        return delivered

@@ -1,0 +1,210 @@
+"""The ``gemhost`` command line: run, check, describe, drivers, call, import, simulate, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gemhost import __version__, logsetup
+from gemhost.describe import to_markdown
+from gemhost.errors import CommandError
+from gemhost.plugins import Registry, load_registry, run_cli_hooks
+from gemhost.site import load_site
+from gemhost.siteyaml import SiteFileError
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def cmd_check(args: argparse.Namespace, registry: Registry) -> int:
+    path = Path(args.site)
+    try:
+        site = load_site(path, registry.schemas)
+    except SiteFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(str(args.site)), file=sys.stderr)
+        print(f"{args.site}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    zones = sum(len(d.zones) for d in site.devices.values())
+    print(f"{args.site}: OK (site {site.id}, {len(site.devices)} devices, {zones} zones)")
+    return 0
+
+
+def cmd_drivers(args: argparse.Namespace, registry: Registry) -> int:
+    if args.format == "json":
+        _print_json({"drivers": [e.info() for e in registry.drivers.values()], "failed": registry.failures})
+    else:
+        for entry in registry.drivers.values():
+            print(f"{entry.name:<18} {entry.version:<10} {entry.source}")
+        for name, reason in registry.failures.items():
+            print(f"{name:<18} FAILED     {reason}")
+    return 0 if registry.drivers else 1
+
+
+def cmd_describe(args: argparse.Namespace, registry: Registry) -> int:
+    names = [args.driver] if args.driver else list(registry.drivers)
+    unknown = [n for n in names if n not in registry.drivers]
+    if unknown:
+        print(f"unknown driver {unknown[0]!r} (installed: {', '.join(registry.drivers) or 'none'})",
+              file=sys.stderr)
+        return 1
+    if args.format == "json":
+        schemas = [registry.drivers[n].schema.as_dict() for n in names]
+        _print_json(schemas[0] if args.driver else {"drivers": schemas})
+    else:
+        print("\n".join(to_markdown(registry.drivers[n].schema) for n in names))
+    return 0
+
+
+def parse_kv(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse as JSON (numbers, lists), else text."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"argument {pair!r} is not key=value")
+        key, _, raw = pair.partition("=")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+async def _call(args: argparse.Namespace, registry: Registry) -> int:
+    from gemhost.host import Host
+
+    try:
+        call_args = parse_kv(args.args)
+    except ValueError as exc:
+        _print_json({"ok": False, "error": {"code": "invalid_args", "message": str(exc)}})
+        return 1
+    host = Host(args.site, registry, mqtt=False)
+    try:
+        await host.start(only=[args.device])
+        runner = host.runners[args.device]
+        spec = host.schemas[runner.config.driver].commands.get(args.command)
+        if spec is None or not spec.offline_ok:
+            await runner.first_attempt.wait()
+        result = await host.call(args.device, args.command, call_args, token=args.token)
+    except CommandError as exc:
+        _print_json({"ok": False, "error": exc.as_dict()})
+        return 1
+    except SiteFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(str(args.site)), file=sys.stderr)
+        return 1
+    finally:
+        await host.stop()
+    _print_json(result)
+    return 0
+
+
+async def _run(args: argparse.Namespace, registry: Registry) -> int:
+    from gemhost.host import Host
+
+    host = Host(args.site, registry)
+    try:
+        await host.start()
+    except SiteFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(str(args.site)), file=sys.stderr)
+        await host.stop()
+        return 1
+    await host.run_forever()
+    return 0
+
+
+async def _simulate(args: argparse.Namespace, registry: Registry) -> int:
+    cls = registry.simulators[args.driver]
+    options = cls.options_from_args(args)
+    sim = cls(host=args.host, port=args.port, **options)
+    await sim.start()
+    print(f"{args.driver} simulator listening on {sim.url} (Ctrl-C to stop)", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
+    return 0
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gemhost", description="Security devices to MQTT.")
+    parser.add_argument("--version", action="version", version=f"gemhost {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="subcommand", required=True)
+
+    p = sub.add_parser("run", help="run a site: devices, liveness, events, MQTT")
+    p.add_argument("site")
+    p.set_defaults(func=lambda a: asyncio.run(_run(a, registry)))
+
+    p = sub.add_parser("check", help="validate a site file and list every problem")
+    p.add_argument("site")
+    p.set_defaults(func=lambda a: cmd_check(a, registry))
+
+    p = sub.add_parser("drivers", help="list installed drivers")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=lambda a: cmd_drivers(a, registry))
+
+    p = sub.add_parser("describe", help="print a driver's attributes and commands")
+    p.add_argument("driver", nargs="?")
+    p.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    p.set_defaults(func=lambda a: cmd_describe(a, registry))
+
+    p = sub.add_parser("call", help="run one command on one device, without MQTT")
+    p.add_argument("site")
+    p.add_argument("device")
+    p.add_argument("command")
+    p.add_argument("args", nargs="*", help="key=value arguments")
+    p.add_argument("--token", help="access token, when the site requires one")
+    p.set_defaults(func=lambda a: asyncio.run(_call(a, registry)))
+
+    p = sub.add_parser("simulate", help="run a vendor simulator on loopback")
+    sim_sub = p.add_subparsers(dest="driver", required=True)
+    for name, cls in registry.simulators.items():
+        sp = sim_sub.add_parser(name, help=f"{name} simulator")
+        sp.add_argument("--host", default="127.0.0.1")
+        if not any(a.dest == "port" for a in sp._actions):
+            cls.add_arguments(sp)
+        if not any(a.dest == "port" for a in sp._actions):
+            sp.add_argument("--port", type=int, default=0)
+        sp.set_defaults(func=lambda a: asyncio.run(_simulate(a, registry)))
+
+    _add_optional_parsers(sub, registry)
+    run_cli_hooks(registry, sub)
+    return parser
+
+
+def _add_optional_parsers(sub: Any, registry: Registry) -> None:
+    """Subcommands whose modules belong to other parts (import, tokens), added when present."""
+    try:
+        from gemhost.cli_import import add_import_parser
+    except ImportError:
+        pass
+    else:
+        add_import_parser(sub, registry)
+    try:
+        from gemhost.cli_token import add_token_parser
+    except ImportError:
+        pass
+    else:
+        add_token_parser(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    registry = load_registry()
+    parser = build_parser(registry)
+    args = parser.parse_args(argv)
+    logsetup.configure(args.log_level)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

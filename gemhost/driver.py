@@ -1,0 +1,86 @@
+"""The contract between the host and a driver.
+
+One :class:`Driver` instance serves one device of the site file. The host owns timing
+(liveness polls, timeouts, back-off, reloads) and state; the driver only talks to its
+device and reports what it learns through the :class:`DeviceContext` it is given.
+A driver never imports anything from MQTT: events and zone state go through the context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from gemhost.errors import NotSupported
+from gemhost.model import DeviceConfig, DeviceInfo, Event, ZoneConfig
+
+
+class DeviceContext(Protocol):
+    """What the host hands a driver. Implemented by the host's device runner."""
+
+    device: DeviceConfig
+    log: logging.LoggerAdapter
+    state_dir: Path
+    """A folder private to this device that survives restarts (e.g. an account binding)."""
+    site_path: Path | None
+    """The site file the device came from, when there is one."""
+
+    def emit_event(self, event: Event) -> asyncio.Future[None]:
+        """Publish an event. The future resolves once every durable sink (the MQTT
+        broker at QoS 1) has accepted it; await it only when you must know that."""
+
+    def set_zone_state(self, zone: str, **fields: Any) -> None:
+        """Merge driver-specific fields into a zone's published state."""
+
+    def set_device_info(self, info: DeviceInfo) -> None:
+        """Update what the device says about itself outside a connect/poll."""
+
+    async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
+        """Append zones (``{"id", "name", "attributes"}``) to this device in the site file,
+        comment-preserving and with a backup, then reload; returns the ids written."""
+
+
+class Driver:
+    """Base class of every driver. Subclass it and set ``name`` and ``schema_path``.
+
+    Commands are methods named ``cmd_<command>(self, args, zone)``; ``args`` is already
+    validated against the schema (defaults filled in) and ``zone`` is the addressed
+    :class:`ZoneConfig` for zone-scoped commands (None when the address matches no zone).
+    Return a JSON-serialisable dict. Raise the errors of :mod:`gemhost.errors`.
+    """
+
+    name: ClassVar[str]
+    """Driver id used in site files (``driver: hikvision_isapi``)."""
+    schema_path: ClassVar[Path]
+    """The driver's schema YAML (attributes and commands), shipped with the package."""
+    version: ClassVar[str] = "0"
+
+    def __init__(self, ctx: DeviceContext) -> None:
+        self.ctx = ctx
+        self.device = ctx.device
+        self.attrs = ctx.device.attributes
+        self.log = ctx.log
+
+    async def connect(self) -> DeviceInfo | None:
+        """Open sessions and prove the device answers; return what it says about itself.
+        Raise :class:`~gemhost.errors.AuthError` on rejected credentials."""
+        return None
+
+    async def poll(self) -> DeviceInfo | None:
+        """One liveness check, called every ``status_interval`` while connected."""
+        return await self.connect()
+
+    async def run_events(self) -> None:
+        """Long-running event loop (own reconnects and back-off); return when the
+        device has no event stream. Cancelled by the host on stop."""
+
+    async def close(self) -> None:
+        """Release sessions and subscriptions; must not raise."""
+
+    async def command(self, name: str, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
+        handler = getattr(self, f"cmd_{name}", None)
+        if handler is None:
+            raise NotSupported(f"driver {self.name} does not implement {name}")
+        return await handler(args, zone)

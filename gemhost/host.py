@@ -1,0 +1,287 @@
+"""The host: loads a site, runs its devices, dispatches commands, reloads as a diff.
+
+Everything that reaches a device goes through :meth:`Host.call`, which validates against the
+driver's schema, resolves the addressed zone, checks access tokens and maps every failure to
+a stable error code, so the CLI and the MQTT bridge behave identically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+from gemhost import __version__, errors
+from gemhost.bus import Bus, DeviceStateChanged, SiteApplied
+from gemhost.errors import CommandError
+from gemhost.model import ONLINE, DeviceConfig, ZoneConfig, now
+from gemhost.plugins import Registry, load_registry
+from gemhost.runner import DeviceRunner
+from gemhost.schema import DriverSchema, friendly, mapping_validator
+from gemhost.site import SiteConfig, load_site
+from gemhost.site_edit import append_zones
+from gemhost.siteyaml import Problem, SiteFileError
+
+log = logging.getLogger("gemhost.host")
+
+
+class Host:
+    """One running site. Use ``async with Host(path) as host`` or start()/stop()."""
+
+    version = __version__
+
+    def __init__(self, site_path: Path | str, registry: Registry | None = None, *, mqtt: bool = True) -> None:
+        self.site_path = Path(site_path)
+        self.registry = registry or load_registry()
+        self.bus = Bus()
+        self.runners: dict[str, DeviceRunner] = {}
+        self.site: SiteConfig | None = None
+        self.started_at = now()
+        self._monotonic_start = time.monotonic()
+        self._mqtt_enabled = mqtt
+        self.bridge: Any = None
+        self.simulators: list[Any] = []
+        self._reload_lock = asyncio.Lock()
+        self._tokens: Any = None
+        self.stopped = asyncio.Event()
+
+    # ------------------------------------------------------------ info
+
+    @property
+    def schemas(self) -> dict[str, DriverSchema]:
+        return self.registry.schemas
+
+    def drivers_info(self) -> list[dict[str, str]]:
+        return [entry.info() for entry in self.registry.drivers.values()]
+
+    def uptime(self) -> float:
+        return time.monotonic() - self._monotonic_start
+
+    def stats(self) -> dict[str, Any]:
+        online = sum(1 for r in self.runners.values() if r.state.status == ONLINE)
+        out: dict[str, Any] = {
+            "version": self.version,
+            "started": self.started_at.isoformat(),
+            "uptime": round(self.uptime(), 1),
+            "devices_online": online,
+            "devices_total": len(self.runners),
+            "drivers": [d["name"] for d in self.drivers_info()],
+        }
+        if self.bridge is not None:
+            out.update(self.bridge.stats())
+        return out
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Host:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, only: list[str] | None = None) -> None:
+        """Check the site and start it whole; a bad file raises SiteFileError, nothing runs.
+
+        ``only`` starts just those devices (``gemhost call`` talks to one device)."""
+        self.site = load_site(self.site_path, self.schemas)
+        if only is not None:
+            missing = [d for d in only if d not in self.site.devices]
+            if missing:
+                raise CommandError(errors.UNKNOWN_DEVICE, f"no device {missing[0]!r} in "
+                                   f"{self.site_path.name} (devices: {', '.join(self.site.devices) or 'none'})")
+        await self._start_simulators(self.site)
+        self.bus.subscribe(self._log_message)
+        if self._mqtt_enabled:
+            bridge_module = importlib.import_module("gemhost.mqtt.bridge")
+            self.bridge = bridge_module.MqttBridge(self)
+            await self.bridge.start()
+        for config in self.site.devices.values():
+            if only is None or config.id in only:
+                self._start_device(config)
+        self.bus.publish(SiteApplied(list(self.runners), [], []))
+        log.info("site %s started: %d devices", self.site.id, len(self.runners))
+
+    async def stop(self) -> None:
+        """Stop devices (closing their sessions), then the bridge, then simulators."""
+        await asyncio.gather(*(r.stop() for r in self.runners.values()), return_exceptions=True)
+        if self.bridge is not None:
+            try:
+                await asyncio.wait_for(self.bridge.stop(), 10)
+            except Exception as exc:
+                log.warning("MQTT bridge stop failed: %s", errors.one_line(exc))
+        for sim in reversed(self.simulators):
+            with contextlib.suppress(Exception):
+                await sim.stop()
+        self.simulators.clear()
+        self.stopped.set()
+
+    async def run_forever(self) -> None:
+        """Run until SIGINT/SIGTERM; SIGHUP reloads the site file."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        try:
+            await stop.wait()
+            log.info("shutting down")
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def _start_device(self, config: DeviceConfig) -> None:
+        entry = self.registry.drivers[config.driver]
+        assert self.site is not None
+        runner = DeviceRunner(config, entry, self.site.host, self.bus, self.site_path, self.add_zones)
+        self.runners[config.id] = runner
+        runner.start()
+
+    async def _start_simulators(self, site: SiteConfig) -> None:
+        for sim_cfg in site.simulators:
+            cls = self.registry.simulators.get(sim_cfg.driver)
+            if cls is None:
+                raise SiteFileError(self.site_path.name, [Problem(None, "simulators", f"no simulator for "
+                                                                   f"driver {sim_cfg.driver!r}")])
+            sim = cls(host=sim_cfg.host, port=sim_cfg.port, **sim_cfg.options)
+            await sim.start()
+            self.simulators.append(sim)
+            log.info("simulator %s listening on %s", sim_cfg.driver, sim.url)
+
+    # ------------------------------------------------------------ reload
+
+    async def reload(self) -> list[Problem]:
+        """Re-read the site file and apply it as a diff; on errors keep running unchanged."""
+        async with self._reload_lock:
+            try:
+                new = load_site(self.site_path, self.schemas)
+            except SiteFileError as exc:
+                for problem in exc.problems:
+                    log.error("reload rejected: %s", problem.format(exc.file))
+                return exc.problems
+            assert self.site is not None
+            old_devices = self.site.devices
+            removed = [d for d in old_devices if d not in new.devices]
+            changed = [d for d in new.devices if d in old_devices and not new.devices[d].same_as(old_devices[d])]
+            added = [d for d in new.devices if d not in old_devices]
+            removed_zones = [(d, z) for d in changed for z in old_devices[d].zones if z not in new.devices[d].zones]
+            removed_zones += [(d, z) for d in removed for z in old_devices[d].zones]
+            to_stop = [self.runners.pop(d) for d in (*removed, *changed) if d in self.runners]
+            await asyncio.gather(*(r.stop() for r in to_stop), return_exceptions=True)
+            self.site = new
+            for device_id in (*changed, *added):
+                self._start_device(new.devices[device_id])
+            self.bus.publish(SiteApplied(list(self.runners), removed, removed_zones))
+            log.info("reloaded: %d added, %d removed, %d changed", len(added), len(removed), len(changed))
+            return []
+
+    async def add_zones(self, device_id: str, zones: list[dict[str, Any]]) -> list[str]:
+        """Append zones to the site file (backup, comments kept), then reload."""
+        written = await asyncio.to_thread(append_zones, self.site_path, device_id, zones, self.schemas)
+        if written:
+            problems = await self.reload()
+            if problems:
+                raise errors.DeviceError("zones were written but the reload failed: "
+                                         + "; ".join(p.format(self.site_path.name) for p in problems))
+        return written
+
+    # ------------------------------------------------------------ commands
+
+    @property
+    def tokens(self) -> Any:
+        if self._tokens is None:
+            from gemhost.tokens import TokenStore  # only sites that use tokens need it
+
+            self._tokens = TokenStore.for_site(self.site_path)
+        return self._tokens
+
+    async def call(self, device_id: str, command: str, args: dict[str, Any] | None = None,
+                   token: str | None = None) -> Any:
+        """Run ``command`` on a device; every failure is a CommandError with a stable code."""
+        runner = self.runners.get(device_id)
+        if runner is None:
+            raise CommandError(errors.UNKNOWN_DEVICE, f"no device {device_id!r} in this site")
+        args, zone, spec = prepare_command(self.schemas[runner.config.driver], runner.config, command, args)
+        assert self.site is not None
+        if self.site.access.require_token:
+            name = self.tokens.authorize(token, device_id, zone.id if zone else None, command)
+            log.info("command %s on %s authorized by token %s", command, device_id, name)
+        return await runner.call(spec, args, zone)
+
+    async def host_command(self, name: str, args: dict[str, Any] | None = None) -> Any:
+        """Commands addressed to the host itself rather than a device."""
+        if name == "list_devices":
+            return {"devices": [self.device_summary(r) for r in self.runners.values()]}
+        if name == "describe":
+            return {"drivers": [{**entry.info(), "schema": entry.schema.as_dict()}
+                                for entry in self.registry.drivers.values()]}
+        if name == "reload":
+            problems = await self.reload()
+            return {"ok": not problems,
+                    "problems": [p.format(self.site_path.name) for p in problems]}
+        raise CommandError(errors.UNKNOWN_COMMAND, f"no host command {name!r} "
+                           "(available: list_devices, describe, reload)")
+
+    @staticmethod
+    def device_summary(runner: DeviceRunner) -> dict[str, Any]:
+        return {"id": runner.config.id, "name": runner.config.name, **runner.state.as_dict(),
+                "zones": [{"id": z.id, "name": z.name} for z in runner.config.zones.values()]}
+
+    def _log_message(self, message: Any) -> None:
+        if isinstance(message, DeviceStateChanged):
+            log.debug("state %s: %s", message.device, message.state.status)
+
+
+def prepare_command(schema: DriverSchema, device: DeviceConfig, command: str,
+                    args: dict[str, Any] | None) -> tuple[dict[str, Any], ZoneConfig | None, Any]:
+    """Validate ``args`` against the schema and resolve the zone a zone command addresses."""
+    spec = schema.commands.get(command)
+    if spec is None:
+        available = ", ".join(schema.commands) or "none"
+        raise CommandError(errors.UNKNOWN_COMMAND, f"driver {schema.driver} has no command {command!r} "
+                           f"(available: {available})")
+    if not spec.supported:
+        raise CommandError(errors.NOT_SUPPORTED, spec.reason or f"{command} is not supported")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise CommandError(errors.INVALID_ARGS, "args must be a JSON object")
+    args = dict(args)
+    zone = None
+    if spec.scope == "zone":
+        zone = _resolve_zone(schema, device, spec, args)
+    try:
+        checked = mapping_validator(spec.args)(args)
+    except vol.MultipleInvalid as exc:
+        details = "; ".join(f"argument {'.'.join(map(str, e.path)) or '?'!r}: {friendly(e, spec.args)}"
+                            for e in exc.errors)
+        raise CommandError(errors.INVALID_ARGS, details) from None
+    return checked, zone, spec
+
+
+def _resolve_zone(schema: DriverSchema, device: DeviceConfig, spec: Any, args: dict[str, Any]) -> ZoneConfig | None:
+    """A zone command names its zone by ``zone`` (its id) or by the driver's zone key
+    (e.g. ``address``); either way the driver gets both the ZoneConfig and the key."""
+    key = schema.zone_key
+    zone_id = args.pop("zone", None) if "zone" not in spec.args else args.get("zone")
+    if zone_id is not None:
+        zone = device.zones.get(str(zone_id))
+        if zone is None:
+            raise CommandError(errors.INVALID_ARGS, f"argument 'zone': device {device.id} has no zone "
+                               f"{zone_id!r} (zones: {', '.join(device.zones) or 'none'})")
+        if key and key in spec.args:
+            args.setdefault(key, zone.attributes.get(key))
+        return zone
+    if key and key in args:
+        for zone in device.zones.values():
+            if str(zone.attributes.get(key)) == str(args[key]):
+                return zone
+    return None

@@ -1,0 +1,185 @@
+"""Plain data shared by the host, the drivers and the MQTT bridge."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+KNOWN_SECRETS: set[str] = set()
+"""Every secret value seen; the log formatter masks them wherever they turn up."""
+
+
+class Secret:
+    """A secret attribute value (password, key, token) that refuses to print itself.
+
+    Not a ``str`` subclass on purpose: an f-string or ``json.dumps`` of it cannot leak the
+    value by accident; drivers call :meth:`reveal` exactly where the wire needs it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = str(value)
+        if len(self._value) >= 3:
+            KNOWN_SECRETS.add(self._value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+
+def reveal(value: Any) -> Any:
+    """The plain value of a possibly-secret attribute."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+@dataclass(frozen=True)
+class ZoneConfig:
+    """One zone of a device as the site file declares it (attributes validated, defaults in)."""
+
+    id: str
+    name: str
+    attributes: dict[str, Any]
+    line: int | None = None
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """One device of the site file; equality drives the reload diff."""
+
+    id: str
+    driver: str
+    name: str
+    attributes: dict[str, Any]
+    zones: dict[str, ZoneConfig] = field(default_factory=dict)
+    line: int | None = None
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def same_as(self, other: DeviceConfig) -> bool:
+        """True when nothing that matters to the running device changed (line numbers don't)."""
+
+        def key(d: DeviceConfig) -> tuple:
+            zones = tuple(sorted((z.id, z.name, _freeze(z.attributes)) for z in d.zones.values()))
+            return (d.id, d.driver, d.name, _freeze(d.attributes), zones)
+
+        return key(self) == key(other)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@dataclass
+class DeviceInfo:
+    """What a device says about itself; every field optional because firmware varies."""
+
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    manufacturer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in (("manufacturer", self.manufacturer), ("model", self.model),
+                                 ("firmware", self.firmware), ("serial", self.serial)) if v}
+        out.update({k: v for k, v in self.extra.items() if v is not None})
+        return out
+
+
+# Device status values.
+CONNECTING = "connecting"
+ONLINE = "online"
+OFFLINE = "offline"
+AUTH_FAILED = "auth_failed"
+STOPPED = "stopped"
+
+
+@dataclass
+class DeviceState:
+    """The host's view of one device, published as ``<base>/<device>/state``."""
+
+    driver: str
+    status: str = CONNECTING
+    since: dt.datetime = field(default_factory=lambda: now())
+    last_error: str | None = None
+    info: DeviceInfo = field(default_factory=DeviceInfo)
+
+    @property
+    def online(self) -> bool:
+        return self.status == ONLINE
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "driver": self.driver,
+            "online": self.online,
+            "status": self.status,
+            "since": self.since.isoformat(),
+            "last_error": self.last_error,
+            "info": self.info.as_dict(),
+        }
+
+
+@dataclass
+class Event:
+    """One normalized event from a device.
+
+    ``type`` is the normalized name (motion, line_crossing, intrusion, tamper, io,
+    video_loss, disk_error, ...); ``vendor_type`` is what the device called it.
+    ``zone`` is a zone id of the device, or None for a device-level event.
+    ``id`` is a vendor event id when there is one (used to suppress duplicates).
+    """
+
+    type: str
+    vendor_type: str
+    state: str = "active"
+    time: dt.datetime = field(default_factory=lambda: now())
+    zone: str | None = None
+    channel: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def as_dict(self, device: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "vendor_type": self.vendor_type,
+            "state": self.state,
+            "time": self.time.isoformat(),
+            "device": device,
+            "zone": self.zone,
+            "channel": self.channel,
+            "data": self.data,
+        }
+        if self.id is not None:
+            out["id"] = self.id
+        return out
+
+
+def now() -> dt.datetime:
+    """Local time with its UTC offset, the form every timestamp in payloads uses."""
+    return dt.datetime.now().astimezone()

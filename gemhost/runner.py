@@ -1,0 +1,221 @@
+"""One running device: its driver, liveness loop, event task, state and command gate.
+
+The runner is the fault boundary. Every driver call has a timeout and every exception is
+caught here and turned into device state or a command error code, so a driver that raises,
+hangs or times out takes only its own device offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from gemhost import errors
+from gemhost.backoff import Backoff
+from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
+from gemhost.errors import AuthError, CommandError, one_line
+from gemhost.model import (
+    AUTH_FAILED,
+    OFFLINE,
+    ONLINE,
+    STOPPED,
+    DeviceConfig,
+    DeviceInfo,
+    DeviceState,
+    Event,
+    ZoneConfig,
+    now,
+)
+from gemhost.plugins import DriverEntry
+from gemhost.schema import Command
+from gemhost.site import HostConfig
+from gemhost.statedir import device_state_dir
+
+AUTH_FAILURE_LIMIT = 2
+"""Consecutive auth failures before giving up until reload: Hikvision locks at about five."""
+
+AddZones = Callable[[str, list[dict[str, Any]]], Awaitable[list[str]]]
+
+
+class DeviceRunner:
+    """Runs one device and implements the :class:`gemhost.driver.DeviceContext` it is given."""
+
+    def __init__(self, config: DeviceConfig, entry: DriverEntry, host_cfg: HostConfig, bus: Bus,
+                 site_path: Path | None, add_zones: AddZones | None = None) -> None:
+        self.config = config
+        self.device = config
+        self.entry = entry
+        self.host_cfg = host_cfg
+        self.bus = bus
+        self.site_path = site_path
+        self._add_zones = add_zones
+        self.log = logging.LoggerAdapter(logging.getLogger(f"gemhost.device.{config.id}"),
+                                         {"device": config.id})
+        self.state = DeviceState(driver=config.driver)
+        self.zone_states: dict[str, dict[str, Any]] = {
+            zone.id: {"name": zone.name, "active": {}} for zone in config.zones.values()}
+        self._semaphore = asyncio.Semaphore(host_cfg.command_concurrency)
+        self._auth_failures = 0
+        self._connected = False
+        self._tasks: list[asyncio.Task] = []
+        self.first_attempt = asyncio.Event()
+        """Set once the first connect attempt finished, either way (``gemhost call`` waits on it)."""
+        self.driver = entry.cls(self)
+
+    # ------------------------------------------------------------ DeviceContext
+
+    @property
+    def state_dir(self) -> Path:
+        return device_state_dir(self.site_path, self.config.id)
+
+    def emit_event(self, event: Event) -> asyncio.Future[None]:
+        if event.zone is not None and event.zone in self.zone_states:
+            active = self.zone_states[event.zone]["active"]
+            is_active = event.state == "active"
+            if active.get(event.type) != is_active:
+                active[event.type] = is_active
+                self._publish_zone(event.zone)
+        return self.bus.publish_event(self.config.id, event)
+
+    def set_zone_state(self, zone: str, **fields: Any) -> None:
+        state = self.zone_states.get(zone)
+        if state is None:
+            return
+        changed = {k: v for k, v in fields.items() if state.get(k) != v}
+        if changed:
+            state.update(changed)
+            self._publish_zone(zone)
+
+    def set_device_info(self, info: DeviceInfo) -> None:
+        self.state.info = info
+        self.bus.publish(DeviceStateChanged(self.config.id, self.state))
+
+    async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
+        if self._add_zones is None:
+            raise errors.NotSupported("this host cannot edit its site file (no site file)")
+        return await self._add_zones(self.config.id, zones)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        for zone in self.zone_states:
+            self._publish_zone(zone)
+        self._set_status(self.state.status, None)
+        self._tasks.append(asyncio.create_task(self._liveness(), name=f"liveness:{self.config.id}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except BaseException:  # cancellation or a driver error: stopping anyway
+                pass
+        self._tasks.clear()
+        try:
+            await asyncio.wait_for(self.driver.close(), self.host_cfg.shutdown_timeout)
+        except Exception as exc:
+            self.log.warning("close failed: %s", one_line(exc))
+        self._connected = False
+        self._set_status(STOPPED, None)
+
+    @property
+    def interval(self) -> float:
+        return float(self.config.attributes.get("status_interval", 60000)) / 1000.0
+
+    async def _liveness(self) -> None:
+        backoff = Backoff(initial=1.0, maximum=max(1.0, self.interval))
+        while True:
+            delay = self.interval
+            try:
+                if self._connected:
+                    info = await asyncio.wait_for(self.driver.poll(), self.host_cfg.command_timeout)
+                else:
+                    info = await asyncio.wait_for(self.driver.connect(), self.host_cfg.command_timeout)
+                    self._connected = True
+                    self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
+                self._auth_failures = 0
+                backoff.reset()
+                if info is not None:
+                    self.state.info = info
+                self._set_status(ONLINE, None)
+            except asyncio.CancelledError:
+                raise
+            except AuthError as exc:
+                self._auth_failures += 1
+                if self._auth_failures >= AUTH_FAILURE_LIMIT:
+                    self._set_status(AUTH_FAILED, f"{one_line(exc)} (not retried until the site is "
+                                     "reloaded, to avoid locking the account)")
+                    return
+                self._set_status(OFFLINE, one_line(exc))
+                delay = min(backoff.next(), self.interval)
+            except Exception as exc:  # any driver failure: this device only
+                reason = _reason(exc, self.host_cfg.command_timeout)
+                self._set_status(OFFLINE, reason)
+                delay = min(backoff.next(), self.interval)
+            finally:
+                self.first_attempt.set()
+            await asyncio.sleep(delay)
+
+    async def _events(self) -> None:
+        backoff = Backoff(initial=1.0, maximum=60.0)
+        while True:
+            try:
+                await self.driver.run_events()
+                return  # the driver has no (more) event stream
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.warning("event stream failed: %s", one_line(exc))
+                await asyncio.sleep(backoff.next())
+
+    # ------------------------------------------------------------ commands
+
+    async def call(self, command: Command, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
+        """Run one validated command under the device's concurrency limit and timeout."""
+        if not command.offline_ok and not self.state.online:
+            reason = f": {self.state.last_error}" if self.state.last_error else ""
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
+        timeout = command.timeout or self.host_cfg.command_timeout
+        async with self._semaphore:
+            try:
+                return await asyncio.wait_for(self.driver.command(command.name, args, zone), timeout)
+            except CommandError:
+                raise
+            except TimeoutError:
+                raise CommandError(errors.TIMEOUT, f"device {self.config.id} did not finish "
+                                   f"{command.name} within {timeout:g}s") from None
+            except errors.NotSupported as exc:
+                raise CommandError(errors.NOT_SUPPORTED, one_line(exc)) from None
+            except errors.InvalidArgs as exc:
+                raise CommandError(errors.INVALID_ARGS, one_line(exc)) from None
+            except errors.DriverError as exc:
+                raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
+            except Exception as exc:
+                self.log.exception("driver failed running %s", command.name)
+                raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
+
+    # ------------------------------------------------------------ state
+
+    def _set_status(self, status: str, error: str | None) -> None:
+        changed = status != self.state.status
+        if changed:
+            self.state.since = now()
+        if changed or error != self.state.last_error:
+            if changed:
+                self.log.info("%s is %s%s", self.config.id, status, f": {error}" if error else "")
+            self.state.status = status
+            self.state.last_error = error if status != ONLINE else None
+        self.bus.publish(DeviceStateChanged(self.config.id, self.state))
+
+    def _publish_zone(self, zone: str) -> None:
+        self.bus.publish(ZoneStateChanged(self.config.id, zone, self.zone_states[zone]))
+
+
+def _reason(exc: Exception, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g}s"
+    return one_line(exc)

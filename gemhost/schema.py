@@ -1,0 +1,378 @@
+"""Driver schema files (``schemas/<driver>.yaml``) turned into voluptuous validators.
+
+The schema file is data and the single source of truth: the site-file check, command
+argument validation and ``gemhost describe`` all read it, so documentation and behaviour
+cannot drift apart. The format is documented in docs/writing-a-driver.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import voluptuous as vol
+import yaml
+
+from gemhost.model import Secret
+
+TYPES = ("string", "int", "float", "bool", "enum", "url", "host", "path", "list")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+class SchemaError(Exception):
+    """A schema file itself is malformed (a driver bug, reported with the file name)."""
+
+
+@dataclass
+class Attribute:
+    """One attribute or command argument as the schema declares it."""
+
+    name: str
+    type: str = "string"
+    required: bool = False
+    default: Any = None
+    values: list[Any] | None = None
+    min: float | None = None
+    max: float | None = None
+    lengths: list[int] | None = None
+    pattern: str | None = None
+    items: str | None = None
+    secret: bool = False
+    unique: bool = False
+    required_when: dict[str, Any] | None = None
+    note: str = ""
+
+    def type_label(self) -> str:
+        if self.type == "enum" and self.values:
+            return " \\| ".join(str(v) for v in self.values)
+        label = self.type if self.type != "list" else f"list of {self.items or 'string'}"
+        if self.min is not None or self.max is not None:
+            lo = "" if self.min is None else _num(self.min)
+            hi = "" if self.max is None else _num(self.max)
+            label += f" {lo}..{hi}"
+        if self.lengths:
+            label += " (" + " or ".join(str(n) for n in self.lengths) + " chars)"
+        return label
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "required": self.required}
+        for key in ("values", "min", "max", "lengths", "pattern", "items", "required_when"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.default is not None:
+            out["default"] = self.default
+        out["secret"] = self.secret
+        if self.unique:
+            out["unique"] = True
+        out["note"] = self.note
+        return out
+
+
+@dataclass
+class Command:
+    """A command a driver accepts; ``scope: zone`` commands address one zone."""
+
+    name: str
+    scope: str = "device"
+    args: dict[str, Attribute] = field(default_factory=dict)
+    note: str = ""
+    offline_ok: bool = False
+    supported: bool = True
+    reason: str = ""
+    timeout: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "scope": self.scope, "note": self.note,
+                               "args": [a.as_dict() for a in self.args.values()]}
+        if self.offline_ok:
+            out["offline_ok"] = True
+        if not self.supported:
+            out["supported"] = False
+            out["reason"] = self.reason
+        if self.timeout is not None:
+            out["timeout"] = self.timeout
+        return out
+
+
+@dataclass
+class DriverSchema:
+    """Everything a schema file declares about one driver."""
+
+    driver: str
+    title: str
+    zone_key: str | None
+    device: dict[str, Attribute]
+    zone: dict[str, Attribute]
+    commands: dict[str, Command]
+    description: str = ""
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    source: Path | None = None
+
+    def secret_names(self) -> set[str]:
+        return {a.name for a in (*self.device.values(), *self.zone.values()) if a.secret}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "driver": self.driver,
+            "title": self.title,
+            "description": self.description,
+            "zone_key": self.zone_key,
+            "device_attributes": [a.as_dict() for a in self.device.values()],
+            "zone_attributes": [a.as_dict() for a in self.zone.values()],
+            "commands": [c.as_dict() for c in self.commands.values()],
+            "tables": self.tables,
+        }
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_schema(path: Path) -> DriverSchema:
+    """Read and check one schema file; a malformed one raises SchemaError naming the spot."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SchemaError(f"{path}: {exc}") from exc
+    if not isinstance(raw, dict) or "driver" not in raw:
+        raise SchemaError(f"{path}: expected a mapping with a 'driver' key")
+    where = path.name
+    unknown = set(raw) - {"driver", "title", "description", "zone_key", "device", "zone",
+                          "commands", "tables"}
+    if unknown:
+        raise SchemaError(f"{where}: unknown top-level keys {sorted(unknown)}")
+    schema = DriverSchema(
+        driver=str(raw["driver"]),
+        title=str(raw.get("title", raw["driver"])),
+        description=str(raw.get("description", "")).strip(),
+        zone_key=raw.get("zone_key"),
+        device=_attributes(raw.get("device") or {}, f"{where} device"),
+        zone=_attributes(raw.get("zone") or {}, f"{where} zone"),
+        commands={},
+        tables=raw.get("tables") or {},
+        source=path,
+    )
+    for name, spec in (raw.get("commands") or {}).items():
+        schema.commands[name] = _command(name, spec or {}, f"{where} commands.{name}")
+    if schema.zone_key and schema.zone_key not in schema.zone:
+        raise SchemaError(f"{where}: zone_key {schema.zone_key!r} is not a zone attribute")
+    return schema
+
+
+def _attributes(raw: dict[str, Any], where: str) -> dict[str, Attribute]:
+    out = {}
+    for name, spec in raw.items():
+        out[name] = _attribute(name, spec or {}, f"{where}.{name}")
+    return out
+
+
+_ATTRIBUTE_KEYS = {f for f in Attribute.__dataclass_fields__ if f != "name"}
+
+
+def _attribute(name: str, spec: dict[str, Any], where: str) -> Attribute:
+    unknown = set(spec) - _ATTRIBUTE_KEYS
+    if unknown:
+        raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
+    attr = Attribute(name=name, **spec)
+    if attr.type not in TYPES:
+        raise SchemaError(f"{where}: type {attr.type!r} is not one of {', '.join(TYPES)}")
+    if attr.type == "enum" and not attr.values:
+        raise SchemaError(f"{where}: an enum needs 'values'")
+    if attr.default is not None:
+        try:
+            vol.Schema(validator(attr))(attr.default)
+        except vol.Invalid as exc:
+            raise SchemaError(f"{where}: default {attr.default!r}: {exc.msg}") from exc
+    return attr
+
+
+def _command(name: str, spec: dict[str, Any], where: str) -> Command:
+    unknown = set(spec) - {"scope", "args", "note", "offline_ok", "supported", "reason", "timeout"}
+    if unknown:
+        raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
+    scope = spec.get("scope", "device")
+    if scope not in ("device", "zone"):
+        raise SchemaError(f"{where}: scope must be device or zone")
+    return Command(
+        name=name,
+        scope=scope,
+        args=_attributes(spec.get("args") or {}, f"{where}.args"),
+        note=str(spec.get("note", "")),
+        offline_ok=bool(spec.get("offline_ok", False)),
+        supported=bool(spec.get("supported", True)),
+        reason=str(spec.get("reason", "")),
+        timeout=spec.get("timeout"),
+    )
+
+
+# ---------------------------------------------------------------- validators
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def validator(attr: Attribute):
+    """A callable that checks and coerces one value, raising vol.Invalid with a user message.
+
+    Values that came from ``!secret``/``!env`` arrive as Secret; their messages never show
+    the value, and secret attributes come out wrapped in Secret again."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, Secret):
+            try:
+                plain = _check_plain(attr, value.reveal())
+            except vol.Invalid as exc:
+                raise vol.Invalid(exc.msg.split(", got ")[0] + " (value from a secret)") from None
+        else:
+            plain = _check_plain(attr, value)
+        return Secret(plain) if attr.secret else plain
+
+    return check
+
+
+def _check_plain(attr: Attribute, value: Any) -> Any:
+    value = _COERCE.get(attr.type, _coerce_text)(attr, value)
+    _check_bounds(attr, value)
+    return value
+
+
+def _coerce_int(attr: Attribute, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise vol.Invalid(f"expected an integer, got {_show(value)}")
+
+
+def _coerce_float(attr: Attribute, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise vol.Invalid(f"expected a number, got {_show(value)}") from None
+
+
+def _coerce_bool(attr: Attribute, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("true", "on", "yes", "1"):
+        return True
+    if lowered in ("false", "off", "no", "0"):
+        return False
+    raise vol.Invalid(f"expected true or false, got {_show(value)}")
+
+
+def _coerce_list(attr: Attribute, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise vol.Invalid(f"expected a list, got {_show(value)}")
+    item = validator(Attribute(name=attr.name, type=attr.items or "string"))
+    return [item(v) for v in value]
+
+
+def _coerce_enum(attr: Attribute, value: Any) -> Any:
+    if value not in (attr.values or []):
+        allowed = ", ".join(str(v) for v in attr.values or [])
+        raise vol.Invalid(f"expected one of {allowed}, got {_show(value)}")
+    return value
+
+
+def _coerce_text(attr: Attribute, value: Any) -> str:
+    """string, url, host and path: scalars read as text, then checked by kind."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise vol.Invalid(f"expected a {attr.type}, got {_show(value)}")
+    value = str(value)
+    if attr.type == "url":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise vol.Invalid(f"expected an http:// or https:// URL, got {_show(value)}")
+    elif attr.type == "host" and not _is_host(value):
+        raise vol.Invalid(f"expected an IP address or host name, got {_show(value)}")
+    return value
+
+
+_COERCE = {"int": _coerce_int, "float": _coerce_float, "bool": _coerce_bool, "list": _coerce_list,
+           "enum": _coerce_enum}
+
+
+def _check_bounds(attr: Attribute, value: Any) -> None:
+    shown = "(secret)" if attr.secret else _show(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if attr.min is not None and value < attr.min:
+            raise vol.Invalid(f"must be at least {_num(attr.min)}, got {value}")
+        if attr.max is not None and value > attr.max:
+            raise vol.Invalid(f"must be at most {_num(attr.max)}, got {value}")
+    if isinstance(value, str):
+        if attr.lengths and len(value) not in attr.lengths:
+            allowed = " or ".join(str(n) for n in attr.lengths)
+            raise vol.Invalid(f"must be {allowed} characters long, got {len(value)}: {shown}")
+        if attr.pattern and not re.fullmatch(attr.pattern, value):
+            raise vol.Invalid(f"must match {attr.pattern}, got {shown}")
+
+
+def _is_host(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return True
+    except ValueError:
+        return bool(HOSTNAME.match(value))
+
+
+def mapping_validator(attrs: dict[str, Attribute]) -> vol.Schema:
+    """A voluptuous schema for a mapping of attributes: unknown keys rejected, defaults in.
+
+    ``required_when`` is checked by :func:`conditional_problems` after the mapping passes,
+    because it depends on other values.
+    """
+    fields: dict[Any, Any] = {}
+    for attr in attrs.values():
+        if attr.required and not attr.required_when:
+            key: Any = vol.Required(attr.name, msg="is required")
+        elif attr.default is not None:
+            key = vol.Optional(attr.name, default=attr.default)
+        else:
+            key = vol.Optional(attr.name)
+        fields[key] = validator(attr)
+    return vol.Schema(fields, extra=vol.PREVENT_EXTRA)
+
+
+def conditional_problems(attrs: dict[str, Attribute], values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(attribute, message) for each ``required_when`` attribute missing in ``values``."""
+    problems = []
+    for attr in attrs.values():
+        if not attr.required_when or attr.name in values:
+            continue
+        if all(values.get(k) == v for k, v in attr.required_when.items()):
+            cond = ", ".join(f"{k} is {v}" for k, v in attr.required_when.items())
+            problems.append((attr.name, f"is required when {cond}"))
+    return problems
+
+
+def friendly(error: vol.Invalid, attrs: dict[str, Attribute] | None = None) -> str:
+    """voluptuous' messages, rewritten where they are not yet in user terms."""
+    msg = error.msg
+    if msg == "extra keys not allowed":
+        known = ", ".join(attrs) if attrs else "none"
+        return f"unknown key (allowed: {known})"
+    if msg == "required key not provided":
+        return "is required"
+    return msg
+
+
+def bundled_schema(driver: str) -> Path:
+    """Path of a built-in driver's schema file inside the installed ``gemhost_schemas``."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("gemhost_schemas").joinpath(f"{driver}.yaml")))
