@@ -108,15 +108,16 @@ class DeviceRunner:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except BaseException:  # cancellation or a driver error: stopping anyway
-                pass
+            # Re-cancel until done: a driver (or wait_for on 3.11) may swallow one cancellation.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+            if not task.cancelled() and task.exception() is not None:
+                self.log.debug("task %s ended with %r", task.get_name(), task.exception())
         self._tasks.clear()
         try:
-            await asyncio.wait_for(self.driver.close(), self.host_cfg.shutdown_timeout)
+            async with asyncio.timeout(self.host_cfg.shutdown_timeout):
+                await self.driver.close()
         except Exception as exc:
             self.log.warning("close failed: %s", one_line(exc))
         self._connected = False
@@ -131,10 +132,9 @@ class DeviceRunner:
         while True:
             delay = self.interval
             try:
-                if self._connected:
-                    info = await asyncio.wait_for(self.driver.poll(), self.host_cfg.command_timeout)
-                else:
-                    info = await asyncio.wait_for(self.driver.connect(), self.host_cfg.command_timeout)
+                async with asyncio.timeout(self.host_cfg.command_timeout):
+                    info = await (self.driver.poll() if self._connected else self.driver.connect())
+                if not self._connected:
                     self._connected = True
                     self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
                 self._auth_failures = 0
@@ -182,7 +182,8 @@ class DeviceRunner:
         timeout = command.timeout or self.host_cfg.command_timeout
         async with self._semaphore:
             try:
-                return await asyncio.wait_for(self.driver.command(command.name, args, zone), timeout)
+                async with asyncio.timeout(timeout):
+                    return await self.driver.command(command.name, args, zone)
             except CommandError:
                 raise
             except TimeoutError:

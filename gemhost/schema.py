@@ -276,6 +276,9 @@ def _coerce_bool(attr: Attribute, value: Any) -> bool:
 
 
 def _coerce_list(attr: Attribute, value: Any) -> list[Any]:
+    """A list; a single scalar is taken as a list of one (``cameras=new`` from the CLI)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        value = [value]
     if not isinstance(value, list):
         raise vol.Invalid(f"expected a list, got {_show(value)}")
     item = validator(Attribute(name=attr.name, type=attr.items or "string"))

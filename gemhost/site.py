@@ -163,7 +163,7 @@ class _Checker:
         except vol.MultipleInvalid as exc:
             for err in exc.errors:
                 sub = tuple(err.path)
-                self.add((*key, *sub), ".".join([display, *map(str, sub)]), _vol_message(err))
+                self.add((*key, *sub), ".".join([display, *map(str, sub)]), _vol_message(err, schema))
             return {}
 
     def run(self) -> SiteConfig | None:
@@ -316,14 +316,15 @@ class _Checker:
         if not isinstance(value, dict):
             self.add(key, display, "expected a mapping of attributes")
             return None
+        checked = None
         try:
             checked = mapping_validator(spec)(value)
         except vol.MultipleInvalid as exc:
             for err in exc.errors:
                 sub = tuple(err.path)
                 self.add((*key, *sub), ".".join([display, *map(str, sub)]), friendly(err, spec))
-            return None
-        missing = conditional_problems(spec, checked)
+        defaults = {a.name: a.default for a in spec.values() if a.default is not None}
+        missing = conditional_problems(spec, checked or {**defaults, **value})
         for name, message in missing:
             self.add(key, f"{display}.{name}", message)
         return None if missing else checked
@@ -378,7 +379,15 @@ class _Checker:
         return zones if ok else None
 
 
-def _vol_message(err: vol.Invalid) -> str:
+def _vol_message(err: vol.Invalid, schema: vol.Schema) -> str:
+    if err.msg == "extra keys not allowed":
+        node = schema.schema
+        for part in err.path[:-1]:  # descend to the mapping that holds the unknown key
+            node = next((v for k, v in node.items() if str(k) == str(part)), {}) if isinstance(node, dict) else {}
+            if isinstance(node, vol.Any):
+                node = next((v for v in node.validators if isinstance(v, dict)), {})
+        allowed = ", ".join(str(k) for k in node) if isinstance(node, dict) else "none"
+        return f"unknown key (allowed: {allowed})"
     msg = friendly(err)
     if msg.startswith("expected int"):
         return "expected an integer"

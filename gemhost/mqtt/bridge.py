@@ -1,0 +1,455 @@
+"""The MQTT bridge: the host's public API (availability, state, events, commands, discovery).
+
+Design, in the order things can go wrong:
+
+* The broker can vanish at any time. The bridge owns one connection loop that reconnects
+  forever with exponential backoff and jitter; on every connect it re-subscribes and
+  re-publishes *all* retained topics from the host's current view (a restarted broker
+  without persistence has forgotten them), so retained state is derived, never queued.
+* Events cannot be re-derived, so they go through a bounded :class:`OfflineQueue` and leave
+  it only when the broker acknowledged the QoS 1 publish; each event's ``delivered`` future
+  resolves exactly then.
+* Bus callbacks are synchronous and must not block, so they only mark retained topics dirty
+  or enqueue events and wake the sender task.
+* Commands are handled as independent tasks (see :mod:`gemhost.mqtt.commands`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import OrderedDict
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gemhost import bus as busmod
+from gemhost.mqtt import discovery
+from gemhost.mqtt.broker import EmbeddedBroker
+from gemhost.mqtt.commands import CommandRunner
+from gemhost.mqtt.connection import parse_broker, tls_arguments
+from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
+from gemhost.mqtt.topics import HOST, Topics
+
+log = logging.getLogger("gemhost.mqtt")
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+CLEAR = b""
+PUBLISH_WINDOW = 32
+"""Events in flight at once: enough to hide the round trip, small enough that a broken
+connection re-sends little (delivery is at-least-once)."""
+HOST_STATE_INTERVAL = 60.0
+BACKOFF_MIN = 0.5
+BACKOFF_MAX = 60.0
+AUTH_REFUSED = (4, 5, 134, 135)  # CONNACK: bad credentials / not authorized (3.1.1 and 5)
+PROBE_TIMEOUT = 3.0
+OPERATION_TIMEOUT = 10.0
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, default=str, separators=(",", ":"), sort_keys=False).encode()
+
+
+def backoff_delay(attempt: int, low: float = BACKOFF_MIN, high: float = BACKOFF_MAX) -> float:
+    """Full-jitter exponential backoff: spreads many hosts reconnecting to one broker."""
+    ceiling = min(high, low * (2 ** min(attempt, 16)))
+    return random.uniform(low, ceiling)
+
+
+class MqttBridge:
+    """Publishes the host's state and events and serves commands over MQTT."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        site = host.site
+        self.cfg = site.mqtt
+        self.site_id: str = site.id
+        base = getattr(self.cfg, "base_topic", None) or f"gem/{site.id}"
+        self.topics = Topics(base.rstrip("/"), getattr(self.cfg, "discovery_prefix", None) or "homeassistant")
+        self.queue = OfflineQueue(int(getattr(self.cfg, "queue_size", 10000) or 10000))
+        self.max_payload = int(getattr(self.cfg, "max_payload", 65536) or 65536)
+        self.discovery_on = bool(getattr(self.cfg, "discovery", False))
+        self.commands = CommandRunner(host, max_payload=self.max_payload, on_result=self._command_result)
+        self.broker: EmbeddedBroker | None = None
+        self.protocol: aiomqtt.ProtocolVersion | None = None
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self._client: aiomqtt.Client | None = None
+        self._dirty: OrderedDict[str, bytes] = OrderedDict()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._first_attempt = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._unsubscribe: Any = None
+        self._zones_published: dict[str, set[str]] = {}
+        self._discovery_components: dict[str, dict[str, str]] = {}
+        self._discovery_types: dict[str, tuple] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the embedded broker if configured, subscribe to the bus and make the first
+        connection attempt; later attempts continue in the background."""
+        if self.cfg.broker == "embedded":
+            self.broker = EmbeddedBroker(getattr(self.cfg, "embedded_host", "127.0.0.1") or "127.0.0.1",
+                                         int(getattr(self.cfg, "embedded_port", 1883)))
+            await self.broker.start()
+        self._unsubscribe = self.host.bus.subscribe(self._on_bus, durable=True)
+        self._tasks = [asyncio.create_task(self._connection_loop(), name="mqtt-connection"),
+                       asyncio.create_task(self._host_state_loop(), name="mqtt-host-state")]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), 30)
+
+    async def stop(self) -> None:
+        """Say goodbye (devices and host offline, retained), then disconnect cleanly so the
+        broker does not fire the last will on top."""
+        self._stopping = True
+        if self._unsubscribe:
+            self._unsubscribe()
+        await self.commands.cancel_all()
+        client = self._client
+        if client is not None and self.connected.is_set():
+            try:
+                for device in self._device_ids():
+                    await client.publish(self.topics.availability(device), OFFLINE, qos=1, retain=True,
+                                         timeout=5)
+                await client.publish(self.topics.host_status, OFFLINE, qos=1, retain=True, timeout=5)
+            except aiomqtt.MqttError as exc:
+                log.warning("could not publish offline status on stop: %s", exc)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.queue.fail_all(EventDropped("MQTT bridge stopped before the event was delivered"))
+        if self.broker is not None:
+            await self.broker.stop()
+
+    def stats(self) -> dict[str, int]:
+        return {"queue_depth": len(self.queue), "dropped": self.queue.dropped}
+
+    # ------------------------------------------------------------------ connection
+
+    def _client_args(self) -> dict[str, Any]:
+        if self.cfg.broker == "embedded":
+            assert self.broker is not None and self.broker.port is not None
+            host, port, tls, user, password = self.broker.host, self.broker.port, {}, None, None
+        else:
+            addr = parse_broker(self.cfg.broker, getattr(self.cfg, "username", None),
+                                getattr(self.cfg, "password", None))
+            host, port, user = addr.host, addr.port, addr.username
+            password = addr.password.reveal() if addr.password else None  # the wire needs it here
+            tls = tls_arguments(self.cfg, addr)
+        return {
+            "hostname": host, "port": port, "username": user, "password": password,
+            "identifier": getattr(self.cfg, "client_id", None) or f"gemhost-{self.site_id}",
+            "keepalive": int(getattr(self.cfg, "keepalive", 30) or 30),
+            "timeout": OPERATION_TIMEOUT,
+            "will": aiomqtt.Will(self.topics.host_status, OFFLINE, qos=1, retain=True),
+            "max_queued_incoming_messages": 10000,
+            **tls,
+        }
+
+    def _protocols(self) -> list[aiomqtt.ProtocolVersion]:
+        wanted = str(getattr(self.cfg, "protocol", "auto") or "auto")
+        if self.cfg.broker == "embedded":
+            return [aiomqtt.ProtocolVersion.V311]  # amqtt speaks 3.1.1 only
+        if wanted in ("5", "5.0"):
+            return [aiomqtt.ProtocolVersion.V5]
+        if wanted in ("3.1.1", "311", "4"):
+            return [aiomqtt.ProtocolVersion.V311]
+        if self.protocol is not None:  # what worked last time, then the other one
+            both = (aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311)
+            return [self.protocol, *(p for p in both if p != self.protocol)]
+        return [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311]
+
+    async def _connection_loop(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            try:
+                await self._connect_once()
+                attempt = 0
+            except aiomqtt.MqttError as exc:
+                log.warning("MQTT connection to %s failed: %s", self._where(), exc)
+            except (OSError, ValueError) as exc:
+                log.warning("MQTT connection to %s failed: %s", self._where(), exc)
+            finally:
+                self._first_attempt.set()
+            if self._stopping:
+                return
+            delay = backoff_delay(attempt)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _where(self) -> str:
+        if self.cfg.broker == "embedded":
+            return f"embedded broker on port {self.broker.port if self.broker else '?'}"
+        try:
+            addr = parse_broker(self.cfg.broker)
+            return f"{addr.host}:{addr.port}"
+        except ValueError:
+            return "broker"
+
+    async def _connect_once(self) -> None:
+        protocols = self._protocols()
+        last_error: aiomqtt.MqttError | None = None
+        for index, proto in enumerate(protocols):
+            probing = index < len(protocols) - 1
+            args = self._client_args()
+            if probing:
+                # Some 3.1.1-only brokers (amqtt) never answer an MQTT 5 CONNECT instead of
+                # refusing it, so the probe gets a short timeout of its own.
+                args["timeout"] = PROBE_TIMEOUT
+            client = aiomqtt.Client(protocol=proto, **args)
+            try:
+                await client.__aenter__()
+            except aiomqtt.MqttConnectError as exc:
+                if probing and exc.rc not in AUTH_REFUSED:
+                    last_error = exc
+                    continue
+                raise
+            except aiomqtt.MqttError as exc:
+                if probing:
+                    last_error = exc
+                    continue
+                raise
+            client.timeout = OPERATION_TIMEOUT
+            self.protocol = proto
+            try:
+                await self._session(client)
+            finally:
+                with contextlib.suppress(aiomqtt.MqttError, OSError):
+                    await client.__aexit__(None, None, None)
+            return
+        if last_error is not None:
+            raise last_error
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        self.connections += 1
+        version = "5" if self.protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
+        log.info("connected to MQTT %s (MQTT %s)", self._where(), version)
+        self._client = client
+        self._first_attempt.set()
+        sender: asyncio.Task[None] | None = None
+        try:
+            await client.subscribe(self.topics.command_filter, qos=1)
+            if self.discovery_on:
+                await client.subscribe(self.topics.ha_status, qos=1)
+            self._mark_everything_dirty()
+            await client.publish(self.topics.host_status, ONLINE, qos=1, retain=True)
+            self.connected.set()
+            sender = asyncio.create_task(self._sender(client), name="mqtt-sender")
+            async for message in client.messages:
+                self._dispatch(client, message)
+        finally:
+            self.connected.clear()
+            self._client = None
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await sender
+
+    # ------------------------------------------------------------------ outgoing
+
+    async def _sender(self, client: aiomqtt.Client) -> None:
+        """Publishes dirty retained topics first (latest value wins), then queued events in
+        order, waiting for each window's PUBACKs before removing them from the queue."""
+        while True:
+            self._wake.clear()
+            while self._dirty:
+                topic, payload = self._dirty.popitem(last=False)
+                try:
+                    await client.publish(topic, payload, qos=1, retain=True)
+                except aiomqtt.MqttError:
+                    self._dirty.setdefault(topic, payload)
+                    self._dirty.move_to_end(topic, last=False)
+                    raise
+            batch = self.queue.peek(PUBLISH_WINDOW)
+            if batch:
+                results = await asyncio.gather(
+                    *(client.publish(item.topic, item.payload, qos=1, retain=False) for item in batch),
+                    return_exceptions=True)
+                for item, result in zip(batch, results, strict=True):
+                    if isinstance(result, BaseException):
+                        raise aiomqtt.MqttError(f"event publish failed: {result}")
+                    self.queue.ack(item)
+                if not self.queue:  # backlog gone: let consumers see queue_depth drop to 0
+                    self._retain(self.topics.host_state, _json(self._host_state()))
+                continue
+            if not self._dirty:
+                await self._wake.wait()
+
+    def _retain(self, topic: str, payload: bytes) -> None:
+        self._dirty[topic] = payload
+        self._dirty.move_to_end(topic)
+        self._wake.set()
+
+    def _device_ids(self) -> list[str]:
+        return list(getattr(self.host, "runners", {}).keys())
+
+    def _mark_everything_dirty(self) -> None:
+        """A (re)connect: the broker may have lost everything, so publish it all again."""
+        self._dirty.clear()
+        self._retain(self.topics.host_state, _json(self._host_state()))
+        for device, runner in list(self.host.runners.items()):
+            self._retain_device(device, runner.state)
+            for zone, state in list(runner.zone_states.items()):
+                self._retain_zone(device, zone, state)
+        if self.discovery_on:
+            self._publish_all_discovery()
+
+    def _retain_device(self, device: str, state: Any) -> None:
+        self._retain(self.topics.availability(device), ONLINE if state.online else OFFLINE)
+        self._retain(self.topics.device_state(device), _json(state.as_dict()))
+
+    def _retain_zone(self, device: str, zone: str, state: dict[str, Any]) -> None:
+        self._zones_published.setdefault(device, set()).add(zone)
+        self._retain(self.topics.zone_state(device, zone), _json(state))
+
+    def _host_state(self) -> dict[str, Any]:
+        stats = getattr(self.host, "stats", None)
+        out: dict[str, Any] = dict(stats()) if callable(stats) else {}
+        out.update(self.stats())
+        out["mqtt_protocol"] = "5" if self.protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
+        out["loaded_drivers"] = self.host.drivers_info()
+        return out
+
+    async def _host_state_loop(self) -> None:
+        """Uptime and queue figures change without any bus message; refresh periodically."""
+        while True:
+            await asyncio.sleep(HOST_STATE_INTERVAL)
+            self._retain(self.topics.host_state, _json(self._host_state()))
+
+    # ------------------------------------------------------------------ bus
+
+    def _on_bus(self, message: busmod.Message) -> None:
+        if isinstance(message, busmod.EventRaised):
+            ev = message.event
+            payload = _json(ev.as_dict(message.device))
+            self.queue.put(Outgoing(self.topics.event(message.device, ev.zone), payload, message.delivered))
+            self._wake.set()
+        elif isinstance(message, busmod.DeviceStateChanged):
+            self._retain_device(message.device, message.state)
+            self._retain(self.topics.host_state, _json(self._host_state()))
+            if self.discovery_on:
+                self._publish_discovery(message.device)
+        elif isinstance(message, busmod.ZoneStateChanged):
+            self._retain_zone(message.device, message.zone, message.state)
+            if self.discovery_on:
+                types = tuple(discovery.zone_event_types(message.state))
+                key = f"{message.device}/{message.zone}"
+                if self._discovery_types.get(key) != types:
+                    self._publish_discovery(message.device)
+        elif isinstance(message, busmod.SiteApplied):
+            self._site_applied(message)
+
+    def _site_applied(self, message: busmod.SiteApplied) -> None:
+        for device in message.removed_devices:
+            self._retain(self.topics.availability(device), CLEAR)
+            self._retain(self.topics.device_state(device), CLEAR)
+            for zone in self._zones_published.pop(device, set()):
+                self._retain(self.topics.zone_state(device, zone), CLEAR)
+                self._retain(self.topics.snapshot(device, zone), CLEAR)
+            if self.discovery_on or device in self._discovery_components:
+                self._retain(self.topics.discovery(self.site_id, device), CLEAR)
+                self._discovery_components.pop(device, None)
+        for device, zone in message.removed_zones:
+            self._zones_published.get(device, set()).discard(zone)
+            self._retain(self.topics.zone_state(device, zone), CLEAR)
+            self._retain(self.topics.snapshot(device, zone), CLEAR)
+        for device in message.devices:
+            runner = self.host.runners.get(device)
+            if runner is None:
+                continue
+            self._retain_device(device, runner.state)
+            for zone, state in list(runner.zone_states.items()):
+                self._retain_zone(device, zone, state)
+            if self.discovery_on:
+                self._publish_discovery(device)
+        self._retain(self.topics.host_state, _json(self._host_state()))
+
+    # ------------------------------------------------------------------ discovery
+
+    def _publish_all_discovery(self) -> None:
+        for device in self._device_ids():
+            self._publish_discovery(device)
+
+    def _publish_discovery(self, device: str) -> None:
+        runner = self.host.runners.get(device)
+        if runner is None:
+            return
+        cfg = runner.config
+        schema = self.host.schemas.get(cfg.driver)
+        commands = getattr(schema, "commands", {}) or {}
+        snapshot = "snapshot" if "snapshot" in commands else None
+        zones = []
+        for zid, zone in cfg.zones.items():
+            state = runner.zone_states.get(zid, {})
+            self._discovery_types[f"{device}/{zid}"] = tuple(discovery.zone_event_types(state))
+            zones.append({"id": zid, "name": zone.name, "state": state, "attributes": zone.attributes})
+        area = cfg.attributes.get("area") if isinstance(cfg.attributes.get("area"), str) else None
+        config = discovery.device_config(
+            topics=self.topics, site_id=self.site_id, device=device, name=cfg.name, driver=cfg.driver,
+            info=runner.state.info.as_dict(), area=area, zones=zones,
+            version=str(getattr(self.host, "version", "")), snapshot_command=snapshot,
+            removed_components=self._discovery_components.get(device))
+        self._discovery_components[device] = discovery.component_platforms(config)
+        self._retain(self.topics.discovery(self.site_id, device), _json(config))
+
+    # ------------------------------------------------------------------ incoming
+
+    def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        if self.discovery_on and topic == self.topics.ha_status:
+            if payload.strip() == ONLINE:
+                log.info("Home Assistant came online: re-publishing discovery")
+                self._publish_all_discovery()
+                for device, runner in list(self.host.runners.items()):
+                    self._retain_device(device, runner.state)
+            return
+        parsed = self.topics.parse_command(topic)
+        if parsed is None or message.retain:
+            return  # a retained "command" is a stale leftover, never something to execute
+        reply_topic = self.topics.reply(topic)
+        props = message.properties
+        response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        reply_props: Properties | None = None
+        if response_topic:
+            reply_topic = response_topic
+        if correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
+            reply_props = Properties(PacketTypes.PUBLISH)
+            reply_props.CorrelationData = correlation
+
+        async def send(body: bytes) -> None:
+            live = self._client
+            if live is None:
+                raise aiomqtt.MqttError("not connected")
+            await live.publish(reply_topic, body, qos=1, retain=False, properties=reply_props)
+
+        self.commands.submit(parsed.target, parsed.command, payload, send)
+
+    def _command_result(self, target: str, command: str, args: dict[str, Any] | None, result: Any) -> None:
+        """Feed binary zone results (snapshots) to the zone's snapshot topic, which Home
+        Assistant's image entity shows."""
+        if target == HOST or not isinstance(result, dict) or "base64" not in result:
+            return
+        if not str(result.get("content_type", "")).startswith("image/"):
+            return
+        runner = self.host.runners.get(target)
+        if runner is None or not args:
+            return
+        zone_id = args.get("zone")
+        if zone_id is None:
+            schema = self.host.schemas.get(runner.config.driver)
+            zone_key = getattr(schema, "zone_key", None)
+            if zone_key and zone_key in args:
+                zone_id = next((zid for zid, zone in runner.config.zones.items()
+                                if str(zone.attributes.get(zone_key)) == str(args[zone_key])), None)
+        if zone_id is not None and str(zone_id) in runner.config.zones:
+            self._retain(self.topics.snapshot(target, str(zone_id)), str(result["base64"]).encode())

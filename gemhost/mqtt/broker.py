@@ -1,0 +1,54 @@
+"""The embedded MQTT broker (amqtt, MQTT 3.1.1) for sites without one of their own.
+
+It exists so ``gemhost run site.yaml`` works on a bare machine and ``mosquitto_sub`` can
+watch it. It only ever binds loopback by default: an open broker on the LAN would let
+anyone drive the cameras.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from amqtt.broker import Broker
+
+log = logging.getLogger("gemhost.mqtt.broker")
+
+
+class EmbeddedBroker:
+    """A started/stopped amqtt broker with one TCP listener; ``port`` is the bound port
+    (pass 0 to let the OS choose a free one, as tests do)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+        self.host = host
+        self.requested_port = port
+        self._broker: Broker | None = None
+        self.port: int | None = None
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.requested_port}"}},
+            # Anonymous access, no $SYS publisher and no packet logger: the broker is
+            # private to this host and its logs would drown ours.
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+
+    async def start(self) -> None:
+        broker = Broker(self._config())
+        await broker.start()
+        self._broker = broker
+        server = broker._servers["default"]  # amqtt exposes no public accessor for the bound port
+        self.port = server.instance.sockets[0].getsockname()[1]
+        log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            try:
+                await broker.shutdown()
+            except Exception:  # shutting down must never mask the reason we stop
+                log.exception("embedded broker shutdown failed")
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"

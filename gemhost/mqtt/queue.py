@@ -1,0 +1,92 @@
+"""The bounded queue events wait in until the broker acknowledged them.
+
+Events are the one kind of message that cannot be re-derived after an outage (states can:
+they are re-published in full on reconnect), so they are kept here, in order, until the
+broker's PUBACK arrives. The bound keeps memory finite during a long outage; what does not
+fit is counted (``dropped``) and shown in the host state instead of vanishing silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+log = logging.getLogger("gemhost.mqtt.queue")
+
+
+class EventDropped(Exception):
+    """Set on the ``delivered`` future of an event the full offline queue had to drop."""
+
+
+@dataclass
+class Outgoing:
+    topic: str
+    payload: bytes
+    delivered: asyncio.Future[None] | None = field(default=None, repr=False)
+
+    def resolve(self) -> None:
+        if self.delivered is not None and not self.delivered.done():
+            self.delivered.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        fut = self.delivered
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+            # Drivers rarely await delivery; mark the exception retrieved so asyncio does
+            # not log "exception was never retrieved" for every dropped event.
+            fut.add_done_callback(lambda f: f.exception())
+
+
+class OfflineQueue:
+    """FIFO with a hard bound. When full, the OLDEST event is dropped: after an outage the
+    most recent events are the ones an operator still cares about."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("queue size must be at least 1")
+        self.maxsize = maxsize
+        self._items: deque[Outgoing] = deque()
+        self.dropped = 0
+        self._nonempty = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Outgoing) -> None:
+        if len(self._items) >= self.maxsize:
+            old = self._items.popleft()
+            self.dropped += 1
+            old.fail(EventDropped(f"offline queue full ({self.maxsize}); event on {old.topic} dropped"))
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("offline queue full (%d): %d events dropped so far", self.maxsize, self.dropped)
+        self._items.append(item)
+        self._nonempty.set()
+
+    def peek(self, n: int) -> list[Outgoing]:
+        """The first ``n`` items, left in place until :meth:`ack` removes them."""
+        return [self._items[i] for i in range(min(n, len(self._items)))]
+
+    def ack(self, item: Outgoing) -> None:
+        """Remove an item the broker acknowledged (it may already be gone if it was dropped
+        while in flight) and resolve its future."""
+        if self._items and self._items[0] is item:
+            self._items.popleft()
+        else:
+            try:
+                self._items.remove(item)
+            except ValueError:
+                pass
+        item.resolve()
+        if not self._items:
+            self._nonempty.clear()
+
+    async def wait_nonempty(self) -> None:
+        await self._nonempty.wait()
+
+    def fail_all(self, exc: BaseException) -> None:
+        """On final shutdown: nothing will send these any more."""
+        while self._items:
+            self._items.popleft().fail(exc)
+        self._nonempty.clear()

@@ -1,0 +1,209 @@
+"""The host running real devices of the demo driver: liveness, isolation, back-off, reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from gemhost import errors
+from gemhost.bus import EventRaised, SiteApplied, ZoneStateChanged
+from gemhost.errors import CommandError
+from gemhost.host import Host
+from gemhost.model import AUTH_FAILED, OFFLINE, ONLINE, STOPPED
+
+SITE = """
+site: {id: home}
+host: {command_timeout: 0.3}
+devices:
+  - id: cam1
+    driver: demo
+    attributes: {host: 127.0.0.1, key: k1, status_interval: 50}
+    zones:
+      - id: door
+        attributes: {channel: 1}
+      - id: yard
+        attributes: {channel: 2}
+  - id: cam2
+    driver: demo
+    attributes: {host: 127.0.0.2, key: k2, status_interval: 50}
+"""
+
+
+@pytest.fixture
+async def host(write_site, registry):
+    h = Host(write_site(SITE), registry, mqtt=False)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_devices_come_online_with_info(host, wait_until):
+    await wait_until(lambda: all(r.state.status == ONLINE for r in host.runners.values()))
+    state = host.runners["cam1"].state.as_dict()
+    assert state["online"] is True and state["last_error"] is None
+    assert state["info"] == {"model": "Demo-1", "firmware": "V1.0", "serial": "SN-cam1"}
+    assert host.stats()["devices_online"] == 2
+
+
+async def test_liveness_transitions_offline_and_back(host, demo, wait_until):
+    runner = host.runners["cam1"]
+    await wait_until(lambda: runner.state.status == ONLINE)
+    went_online = runner.state.since
+    demo.BEHAVIOUR["cam1"] = "down"
+    await wait_until(lambda: runner.state.status == OFFLINE)
+    assert runner.state.last_error == "connection refused by 127.0.0.1"
+    assert runner.state.since > went_online
+    demo.BEHAVIOUR["cam1"] = "ok"
+    await wait_until(lambda: runner.state.status == ONLINE)
+    assert runner.state.last_error is None
+
+
+async def test_hanging_device_is_isolated(host, demo, wait_until):
+    demo.BEHAVIOUR["cam1"] = "hang"
+    await wait_until(lambda: host.runners["cam1"].state.status == OFFLINE)
+    assert host.runners["cam1"].state.last_error == "no answer within 0.3s"
+    assert host.runners["cam2"].state.status == ONLINE
+    assert await host.call("cam2", "echo", {"text": "hi"}) == {"args": {"text": "hi", "count": 1}}
+
+
+async def test_crashing_driver_is_isolated(host, demo, wait_until):
+    demo.BEHAVIOUR["cam2"] = "crash"
+    await wait_until(lambda: host.runners["cam2"].state.status == OFFLINE)
+    assert host.runners["cam2"].state.last_error == "driver bug"
+    assert host.runners["cam1"].state.status == ONLINE
+
+
+async def test_auth_failures_stop_after_two_until_reload(write_site, registry, demo, wait_until):
+    demo.BEHAVIOUR["cam1"] = "auth"
+    path = write_site(SITE)
+    async with Host(path, registry, mqtt=False) as host:
+        runner = host.runners["cam1"]
+        await wait_until(lambda: runner.state.status == AUTH_FAILED)
+        assert demo.CONNECTS["cam1"] == 2
+        assert "wrong credentials" in runner.state.last_error
+        assert "not retried" in runner.state.last_error
+        # The liveness loop is over: no third login attempt however long we wait.
+        await host.runners["cam2"].first_attempt.wait()
+        assert runner._tasks[0].done() and demo.CONNECTS["cam1"] == 2
+        # A reload that changes the device starts it afresh.
+        demo.BEHAVIOUR["cam1"] = "ok"
+        path.write_text(SITE.replace("key: k1", "key: k1-new"))
+        assert await host.reload() == []
+        await wait_until(lambda: host.runners["cam1"].state.status == ONLINE)
+        assert demo.CONNECTS["cam1"] == 3
+
+
+async def test_commands_are_validated_against_the_schema(host, wait_until):
+    await wait_until(lambda: host.runners["cam1"].state.online)
+
+    async def code_of(device, command, args):
+        with pytest.raises(CommandError) as info:
+            await host.call(device, command, args)
+        return info.value.code, info.value.message
+
+    assert (await code_of("nope", "echo", {}))[0] == errors.UNKNOWN_DEVICE
+    assert (await code_of("cam1", "bogus", {}))[0] == errors.UNKNOWN_COMMAND
+    code, message = await code_of("cam1", "echo", {"text": "x", "count": 11})
+    assert code == errors.INVALID_ARGS and message == "argument 'count': must be at most 10, got 11"
+    code, message = await code_of("cam1", "echo", {})
+    assert code == errors.INVALID_ARGS and "'text'" in message and "required" in message
+    code, message = await code_of("cam1", "echo", {"text": "x", "colour": 1})
+    assert code == errors.INVALID_ARGS and "'colour'" in message
+    assert (await code_of("cam1", "echo", ["not", "a", "dict"]))[0] == errors.INVALID_ARGS
+    code, message = await code_of("cam1", "fail", {"reason": "busy"})
+    assert (code, message) == (errors.DEVICE_ERROR, "device says no: busy")
+    code, message = await code_of("cam1", "reset_password", {})
+    assert code == errors.NOT_SUPPORTED and "password reset" in message
+    code, message = await code_of("cam1", "sleep", {"ms": 5000})
+    assert code == errors.TIMEOUT
+    code, message = await code_of("cam1", "fire", {"zone": "garage"})
+    assert code == errors.INVALID_ARGS and "garage" in message
+
+
+async def test_offline_device_fails_fast_except_offline_ok(host, demo, wait_until):
+    demo.BEHAVIOUR["cam2"] = "down"
+    await wait_until(lambda: host.runners["cam2"].state.status == OFFLINE)
+    with pytest.raises(CommandError) as info:
+        await host.call("cam2", "echo", {"text": "x"})
+    assert info.value.code == errors.DEVICE_OFFLINE and "connection refused" in info.value.message
+    assert await host.call("cam2", "status", {}) == {"behaviour": "down"}
+
+
+async def test_zone_commands_resolve_zone_by_id_or_key(host, wait_until):
+    seen = []
+    host.bus.subscribe(seen.append)
+    await wait_until(lambda: host.runners["cam1"].state.online)
+    assert await host.call("cam1", "fire", {"zone": "yard"}) == {"zone": "yard"}
+    assert await host.call("cam1", "fire", {"channel": 1, "state": "active"}) == {"zone": "door"}
+    assert await host.call("cam1", "fire", {"channel": 9}) == {"zone": None}
+    events = [m for m in seen if isinstance(m, EventRaised)]
+    assert [(m.event.zone, m.event.channel) for m in events] == [("yard", 2), ("door", 1), (None, 9)]
+    assert host.runners["cam1"].zone_states["door"]["active"] == {"motion": True}
+    await host.call("cam1", "fire", {"zone": "door", "state": "inactive"})
+    assert host.runners["cam1"].zone_states["door"]["active"] == {"motion": False}
+    await host.call("cam1", "mark", {"zone": "door", "note": "checked"})
+    zone_msgs = [m for m in seen if isinstance(m, ZoneStateChanged) and m.zone == "door"]
+    assert zone_msgs[-1].state["note"] == "checked"
+
+
+async def test_reload_applies_a_diff(write_site, registry, demo, wait_until):
+    path = write_site(SITE)
+    async with Host(path, registry, mqtt=False) as host:
+        await wait_until(lambda: all(r.state.online for r in host.runners.values()))
+        seen = []
+        host.bus.subscribe(seen.append)
+        cam1, cam2 = host.runners["cam1"], host.runners["cam2"]
+        changed = SITE.replace(
+            """      - id: yard
+        attributes: {channel: 2}
+""", "") + """  - id: cam3
+    driver: demo
+    attributes: {host: 127.0.0.3, key: k3, status_interval: 50}
+"""
+        path.write_text(changed)
+        assert await host.reload() == []
+        assert set(host.runners) == {"cam1", "cam2", "cam3"}
+        assert host.runners["cam2"] is cam2  # unchanged device kept running
+        assert host.runners["cam1"] is not cam1 and cam1.state.status == STOPPED
+        applied = [m for m in seen if isinstance(m, SiteApplied)][-1]
+        assert applied.removed_zones == [("cam1", "yard")] and applied.removed_devices == []
+        path.write_text(SITE.replace("devices:\n", "devices:\n  - id: cam9\n    driver: demo\n"
+                                     "    attributes: {host: 1.2.3.4, key: k, status_interval: 50}\n", 1)
+                        .replace("id: cam2", "id: cam1"))  # duplicate id: invalid
+        problems = await host.reload()
+        assert any("duplicate device id 'cam1'" in p.message for p in problems)
+        assert set(host.runners) == {"cam1", "cam2", "cam3"}  # running site unchanged
+        path.write_text(SITE)
+        assert await host.reload() == []
+        assert set(host.runners) == {"cam1", "cam2"}
+
+
+async def test_clean_shutdown_closes_every_device(write_site, registry, demo, wait_until):
+    host = Host(write_site(SITE), registry, mqtt=False)
+    await host.start()
+    await wait_until(lambda: all(r.state.online for r in host.runners.values()))
+    await host.stop()
+    assert sorted(demo.CLOSED) == ["cam1", "cam2"]
+    assert all(r.state.status == STOPPED for r in host.runners.values())
+
+
+async def test_bad_site_never_starts_half_a_site(write_site, registry, demo):
+    from gemhost.siteyaml import SiteFileError
+
+    host = Host(write_site(SITE + "  - id: bad\n    driver: demo\n"), registry, mqtt=False)
+    with pytest.raises(SiteFileError):
+        await host.start()
+    assert host.runners == {} and demo.CONNECTS == {}
+
+
+async def test_add_zones_round_trips_the_site_file(write_site, registry, wait_until):
+    text = SITE.replace("site: {id: home}", "# my cameras\nsite: {id: home}  # keep me")
+    path = write_site(text)
+    async with Host(path, registry, mqtt=False) as host:
+        await wait_until(lambda: host.runners["cam2"].state.online)
+        result = await host.call("cam2", "add", {"id": "Porch Cam", "channel": 4})
+        assert result == {"added": ["porch_cam"]}
+        written = path.read_text()
+        assert written.startswith("# my cameras\nsite: {id: home}  # keep me")
+        assert "id: porch_cam" in written and "channel: 4" in written
+        assert list(path.parent.glob("site.yaml.*.bak"))
+        assert "porch_cam" in host.runners["cam2"].config.zones

@@ -1,0 +1,1 @@
+"""A plugin package that is broken on purpose: importing its plugin module fails."""

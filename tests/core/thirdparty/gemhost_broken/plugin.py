@@ -1,0 +1,3 @@
+"""Fails at import, as a plugin with a missing dependency would."""
+
+import gemhost_missing_dependency  # noqa: F401

@@ -1,0 +1,74 @@
+"""The demo driver: a device whose health a test can set at will."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from gemhost.driver import Driver
+from gemhost.errors import AuthError, DeviceError, DeviceUnreachable
+from gemhost.model import DeviceInfo, Event, ZoneConfig
+
+BEHAVIOUR: dict[str, str] = defaultdict(lambda: "ok")
+"""device id -> ok | down | hang | auth | crash"""
+CONNECTS: dict[str, int] = defaultdict(int)
+CLOSED: list[str] = []
+
+
+class DemoDriver(Driver):
+    name = "demo"
+    version = "1.2.3"
+    schema_path = Path(__file__).with_name("demo.yaml")
+
+    async def connect(self) -> DeviceInfo:
+        CONNECTS[self.device.id] += 1
+        return await self._answer()
+
+    async def poll(self) -> DeviceInfo:
+        return await self._answer()
+
+    async def _answer(self) -> DeviceInfo:
+        mode = BEHAVIOUR[self.device.id]
+        if mode == "down":
+            raise DeviceUnreachable(f"connection refused by {self.attrs['host']}")
+        if mode == "hang":
+            await asyncio.sleep(3600)
+        if mode == "auth":
+            raise AuthError("401 Unauthorized: wrong credentials")
+        if mode == "crash":
+            raise RuntimeError("driver bug")
+        return DeviceInfo(model="Demo-1", firmware="V1.0", serial=f"SN-{self.device.id}")
+
+    async def close(self) -> None:
+        CLOSED.append(self.device.id)
+
+    async def cmd_echo(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        return {"args": args}
+
+    async def cmd_sleep(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        await asyncio.sleep(args["ms"] / 1000)
+        return {"slept": args["ms"]}
+
+    async def cmd_fail(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        raise DeviceError(f"device says no: {args['reason']}")
+
+    async def cmd_fire(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        event = Event(type=args["type"], vendor_type=args["type"].upper(), state=args["state"],
+                      zone=zone.id if zone else None, channel=args["channel"])
+        await self.ctx.emit_event(event)
+        return {"zone": event.zone}
+
+    async def cmd_mark(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        assert zone is not None
+        self.ctx.set_zone_state(zone.id, note=args["note"])
+        return {"zone": zone.id}
+
+    async def cmd_add(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        ids = await self.ctx.add_zones([{"id": args["id"], "name": args["id"].title(),
+                                         "attributes": {"channel": args["channel"]}}])
+        return {"added": ids}
+
+    async def cmd_status(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        return {"behaviour": BEHAVIOUR[self.device.id]}
