@@ -1,0 +1,198 @@
+"""The HTTP side of ISAPI: one aiohttp session per device, auth, timeouts, error mapping.
+
+Why so careful with 401: Hikvision locks an account after about five failed logins, so a
+request must never cost more than one failed login. Digest therefore runs non-preemptively
+(aiohttp's ``DigestAuthMiddleware(preemptive=False)``: the unauthenticated first request only
+fetches the challenge, the one retry carries credentials), and after any 401 the session is
+dropped so no stale challenge is replayed. Retrying a 401 is the host's job, with back-off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
+from gemhost.model import Secret, reveal
+
+from . import xml
+
+MAX_BODY = 16 * 1024 * 1024
+"""Largest body read into memory (a 4K snapshot is a few MB)."""
+
+AUTH_HINT = "wrong credentials, locked account, or missing Operator role"
+HTTPS_HINT = ("HTTPS failed; if the device answers on http, check the port: HTTPS is usually 443 "
+              "(some firmware uses 8443), and port 80 never speaks TLS")
+
+
+@dataclass
+class Reply:
+    """One finished ISAPI exchange."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class IsapiClient:
+    """Requests to one device. Never logs or raises with the password in it."""
+
+    def __init__(self, host: str, port: int, *, username: str, password: Secret | str,
+                 scheme: str = "http", auth_mode: str = "digest", timeout: float = 10.0,
+                 verify_tls: bool = False, log: logging.Logger | logging.LoggerAdapter | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.scheme = scheme
+        self.auth_mode = auth_mode
+        self.timeout = timeout
+        self.verify_tls = verify_tls
+        self._username = username
+        self._password = password if isinstance(password, Secret) else Secret(password)
+        self._session: aiohttp.ClientSession | None = None
+        self.log = log or logging.getLogger(__name__)
+        host_part = f"[{host}]" if ":" in host else host
+        self.base_url = f"{scheme}://{host_part}:{port}"
+
+    def __repr__(self) -> str:
+        return f"IsapiClient({self.base_url}, user={self._username!r}, auth={self.auth_mode})"
+
+    # ------------------------------------------------------------ session
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(ssl=None if self.verify_tls else False, limit=8)
+        kwargs: dict = {"connector": connector, "raise_for_status": False}
+        if self.auth_mode == "basic":
+            # Session-wide header: aiohttp 3.14 deprecates auth=BasicAuth in favour of this.
+            kwargs["headers"] = {"Authorization": aiohttp.encode_basic_auth(self._username,
+                                                                            reveal(self._password))}
+        else:
+            kwargs["middlewares"] = (
+                aiohttp.DigestAuthMiddleware(self._username, reveal(self._password), preemptive=False),
+            )
+        return aiohttp.ClientSession(**kwargs)
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = self._new_session()
+        return self._session
+
+    async def reset(self) -> None:
+        """Drop the session (and with it any digest challenge state)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+    async def close(self) -> None:
+        await self.reset()
+
+    # ------------------------------------------------------------ requests
+
+    async def request(self, method: str, path: str, *, data: str | bytes | None = None,
+                      op: str = "", channel: int | None = None) -> Reply:
+        """One request; HTTP and ResponseStatus errors become gemhost errors (see ``error_for``)."""
+        headers = {"Content-Type": 'application/xml; charset="UTF-8"'} if data is not None else None
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            async with self._session_now().request(method, self.base_url + path, data=data,
+                                                   headers=headers, timeout=timeout) as resp:
+                body = await resp.content.read(MAX_BODY)
+                reply = Reply(resp.status, resp.headers.get("Content-Type", ""), body)
+        except TimeoutError:
+            raise DeviceUnreachable(
+                f"{self.base_url}: no answer to {method} {path} within {self.timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc, method, path) from None
+        if reply.status == 401:
+            await self.reset()
+        check(reply, method, path, op=op, channel=channel)
+        return reply
+
+    async def get(self, path: str, **kw) -> Reply:
+        return await self.request("GET", path, **kw)
+
+    async def put(self, path: str, data: str | bytes = b"", **kw) -> Reply:
+        return await self.request("PUT", path, data=data, **kw)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A long-lived GET (alertStream): connect timeout only; the caller detects stalls."""
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_connect=self.timeout,
+                                        sock_read=None)
+        try:
+            resp = await self._session_now().get(self.base_url + path, timeout=timeout)
+        except TimeoutError:
+            raise DeviceUnreachable(f"{self.base_url}: no answer to GET {path} within {self.timeout:g} s") \
+                from None
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc, "GET", path) from None
+        try:
+            if resp.status != 200:
+                body = await resp.content.read(64 * 1024)
+                if resp.status == 401:
+                    await self.reset()
+                check(Reply(resp.status, resp.headers.get("Content-Type", ""), body), "GET", path)
+            yield resp
+        finally:
+            resp.release()
+
+    def _unreachable(self, exc: BaseException, method: str, path: str) -> DeviceUnreachable:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        msg = f"{self.base_url}: {method} {path} failed: {reason}"
+        if self.scheme == "https" or isinstance(exc, aiohttp.ClientSSLError):
+            msg += f" ({HTTPS_HINT})"
+        return DeviceUnreachable(msg)
+
+
+def describe_status(reply: Reply) -> str:
+    """The ResponseStatus of a body as one line, or empty."""
+    status = xml.response_status(reply.body) if b"ResponseStatus" in reply.body[:4096] else None
+    if not status:
+        return ""
+    parts = [status["status_string"] or "error"]
+    detail = ", ".join(str(v) for v in (status["sub_status_code"],
+                                         status["status_code"] and f"statusCode {status['status_code']}",
+                                         status["error_msg"]) if v)
+    if detail:
+        parts.append(f"({detail})")
+    return " ".join(parts)
+
+
+def check(reply: Reply, method: str, path: str, *, op: str = "", channel: int | None = None) -> None:
+    """Raise the gemhost error for a failed exchange; return for a success."""
+    error = error_for(reply, method, path, op=op, channel=channel)
+    if error is not None:
+        raise error
+
+
+def error_for(reply: Reply, method: str, path: str, *, op: str = "",  # noqa: C901 - a table
+              channel: int | None = None) -> Exception | None:
+    """The vendor troubleshooting table as error messages (issue 4, "Liveness and errors")."""
+    status = reply.status
+    vendor = describe_status(reply)
+    where = f"{method} {path}"
+    suffix = f"; device says: {vendor}" if vendor else ""
+    chan = f"channel {channel}" if channel is not None else "that channel"
+    if status == 401:
+        return AuthError(f"HTTP 401 on {where}: {AUTH_HINT}{suffix}")
+    if status == 403:
+        if op.startswith("ptz"):
+            return DeviceError(f"HTTP 403 on {where}: the account lacks PTZ permission on {chan}{suffix}")
+        return DeviceError(f"HTTP 403 on {where}: the account lacks permission for this function{suffix}")
+    if status == 404:
+        if op == "snapshot":
+            return DeviceError(f"HTTP 404 on {where}: {chan} is not an enabled input channel of this "
+                               f"device; run get_channels to list them{suffix}")
+        return NotSupported(f"HTTP 404 on {where}: the device does not offer this function{suffix}")
+    if status >= 400:
+        return DeviceError(f"HTTP {status} on {where}{suffix or ''}")
+    if method != "GET" and vendor:
+        parsed = xml.response_status(reply.body) or {}
+        code = parsed.get("status_code")
+        if code not in (None, 0, 1):
+            return DeviceError(f"{where} refused: {vendor}")
+    return None

@@ -1,0 +1,358 @@
+"""IsapiDriver: a Hikvision camera, NVR or DVR over ISAPI (issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from typing import Any, ClassVar
+
+from gemhost.backoff import Backoff
+from gemhost.driver import DeviceContext, Driver
+from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs, NotSupported
+from gemhost.model import DeviceInfo, Event, ZoneConfig
+from gemhost.schema import bundled_schema
+
+from . import channels, xml
+from .client import IsapiClient
+from .debounce import Debouncer
+from .events import MultipartParser, boundary_of, decode_part
+
+DEVICE_INFO = "/ISAPI/System/deviceInfo"
+INPUT_PROXY = "/ISAPI/ContentMgmt/InputProxy/channels"
+STREAMING = "/ISAPI/Streaming/channels"
+VIDEO_INPUTS = "/ISAPI/System/Video/inputs/channels"
+ALERT_STREAM = "/ISAPI/Event/notification/alertStream"
+RECORDER_TYPES = ("nvr", "dvr", "hvr", "dvs", "hybrid")
+
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 60.0
+
+
+class StreamStalled(Exception):
+    """No byte arrived on the alertStream within stream_stall_timeout."""
+
+
+class IsapiDriver(Driver):
+    """One ISAPI device; zones are its video channels by human channel number."""
+
+    name: ClassVar[str] = "hikvision_isapi"
+    schema_path = bundled_schema("hikvision_isapi")
+    version: ClassVar[str] = "1.0"
+
+    def __init__(self, ctx: DeviceContext) -> None:
+        super().__init__(ctx)
+        a = self.attrs
+        scheme = a.get("scheme", "http")
+        self.client = IsapiClient(
+            str(a["ip"]), int(a.get("port") or (443 if scheme == "https" else 80)),
+            username=str(a["username"]), password=a["password"], scheme=scheme,
+            auth_mode=a.get("auth_mode", "digest"), timeout=float(a.get("timeout", 10)),
+            verify_tls=bool(a.get("verify_tls", False)), log=self.log)
+        self.info = DeviceInfo(manufacturer="Hikvision")
+        self.ip_channel_ids: list[int] = []
+        self.stream_state: str | None = None
+        self._auth_ok = asyncio.Event()
+        self._auth_ok.set()
+        self._timers: dict[str, asyncio.Task] = {}
+        self.debouncer = Debouncer(a.get("event_quiet_time", 5000) / 1000, self._publish, self._zone_flag)
+        self.stall_timeout = a.get("stream_stall_timeout", 60000) / 1000
+
+    # ------------------------------------------------------------ liveness
+
+    async def connect(self) -> DeviceInfo:
+        """GET deviceInfo; on success the device is online and the event stream may (re)try."""
+        try:
+            reply = await self.client.get(DEVICE_INFO)
+        except AuthError:
+            self._auth_ok.clear()
+            raise
+        try:
+            parsed = xml.device_info(reply.body)
+        except xml.XmlError as exc:
+            raise DeviceError(f"deviceInfo is not valid XML: {exc}") from None
+        self.info = DeviceInfo(
+            model=parsed["model"], firmware=parsed["firmware"], serial=parsed["serial"],
+            manufacturer="Hikvision",
+            extra={"mac": parsed["mac"], "device_type": parsed["device_type"],
+                   "device_name": parsed["name"], "firmware_build": parsed["firmware_build"],
+                   **({"event_stream": self.stream_state} if self.stream_state else {})})
+        if not self._auth_ok.is_set():
+            self._auth_ok.set()
+        if self.is_recorder and not self.ip_channel_ids:
+            await self._learn_ip_channels()
+        self._publish_zone_states()
+        return self.info
+
+    async def poll(self) -> DeviceInfo:
+        return await self.connect()
+
+    @property
+    def is_recorder(self) -> bool:
+        kind = (self.info.extra.get("device_type") or "").lower()
+        return any(k in kind for k in RECORDER_TYPES)
+
+    async def _learn_ip_channels(self) -> None:
+        """InputProxy ids, needed to place NVR events that use the channelID+32 numbering."""
+        with contextlib.suppress(DeviceError, NotSupported, DeviceUnreachable, xml.XmlError):
+            reply = await self.client.get(INPUT_PROXY)
+            self.ip_channel_ids = [c["channel"] for c in xml.input_proxy_channels(reply.body)]
+
+    def _publish_zone_states(self) -> None:
+        for zone in self.device.zones.values():
+            addr = int(zone.attributes["address"])
+            stream = zone.attributes.get("stream", "main")
+            url = zone.attributes.get("stream_url") or channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
+            self.ctx.set_zone_state(zone.id, stream_url=url, channel_id=channels.stream_id(addr, stream))
+
+    async def close(self) -> None:
+        for task in self._timers.values():
+            task.cancel()
+        self._timers.clear()
+        self.debouncer.close()
+        with contextlib.suppress(Exception):
+            await self.client.close()
+
+    # ------------------------------------------------------------ events
+
+    def _set_stream_state(self, state: str) -> None:
+        if state == self.stream_state:
+            return
+        self.stream_state = state
+        self.info.extra["event_stream"] = state
+        self.ctx.set_device_info(self.info)
+
+    async def run_events(self) -> None:
+        """alertStream with reconnect (exponential back-off, full jitter); returns on 404."""
+        if not self.attrs.get("events", True):
+            return
+        backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
+        while True:
+            await self._auth_ok.wait()
+            got_traffic = False
+            try:
+                async with self.client.stream(ALERT_STREAM) as resp:
+                    self._set_stream_state("connected")
+                    got_traffic = await self._consume(resp)
+                    self.log.info("alertStream ended; reconnecting")
+            except NotSupported as exc:
+                self.log.warning("event stream not supported, not retrying: %s", exc)
+                self._set_stream_state("unsupported")
+                return
+            except AuthError as exc:
+                self.log.warning("event stream refused (waiting for a good login): %s", exc)
+                self._auth_ok.clear()
+                self._set_stream_state("auth_failed")
+                continue
+            except StreamStalled:
+                self.log.warning("alertStream silent for %.1f s; reconnecting", self.stall_timeout)
+                got_traffic = True
+            except (DeviceError, DeviceUnreachable) as exc:
+                self.log.warning("event stream: %s", exc)
+            except (OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
+                self.log.warning("event stream dropped: %s", type(exc).__name__)
+            except Exception as exc:  # aiohttp payload errors and the like: reconnect, never die
+                self.log.warning("event stream error: %s: %s", type(exc).__name__, exc)
+            if got_traffic:
+                backoff.reset()
+            self._set_stream_state("reconnecting")
+            await asyncio.sleep(backoff.next())
+
+    async def _consume(self, resp) -> bool:
+        """Read parts until EOF; raises StreamStalled when nothing arrives in time."""
+        parser = MultipartParser(boundary_of(resp.headers.get("Content-Type", "")))
+        traffic = False
+        while True:
+            try:
+                chunk = await asyncio.wait_for(resp.content.readany(), self.stall_timeout)
+            except TimeoutError:
+                raise StreamStalled() from None
+            if not chunk:
+                return traffic
+            traffic = True
+            for part in parser.feed(chunk):
+                try:
+                    alert = decode_part(part)
+                except ValueError as exc:
+                    self.log.debug("skipping unreadable alertStream part: %s", exc)
+                    continue
+                if alert is not None:
+                    self.handle_alert(alert)
+
+    def zone_for(self, address: int | None) -> ZoneConfig | None:
+        if address is None:
+            return None
+        return next((z for z in self.device.zones.values() if int(z.attributes["address"]) == address), None)
+
+    def handle_alert(self, alert) -> Event | None:
+        """Route one decoded alert through the debouncer; returns the Event it stands for."""
+        if alert.heartbeat:
+            return None
+        address = channels.event_address(alert.channel_id, alert.dyn_channel_id, self.ip_channel_ids)
+        zone = self.zone_for(address)
+        data = alert.data()
+        if address is not None:
+            data["address"] = address
+        event = Event(type=alert.normalized, vendor_type=alert.event_type, state=alert.state,
+                      time=alert.time, zone=zone.id if zone else None, channel=address, data=data)
+        key = (alert.key, event.zone)
+        if alert.state == "inactive":
+            self.debouncer.inactive(key, alert.time)
+        else:
+            self.debouncer.active(key, event)
+        return event
+
+    def _publish(self, event: Event) -> None:
+        fut = self.ctx.emit_event(event)
+        if isinstance(fut, asyncio.Future):
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def _zone_flag(self, zone: str, kind: str, on: bool) -> None:
+        self.ctx.set_zone_state(zone, **{kind: on})
+
+    # ------------------------------------------------------------ commands
+
+    @staticmethod
+    def _address(args: dict[str, Any], zone: ZoneConfig | None) -> tuple[int, str]:
+        if zone is not None:
+            return int(zone.attributes["address"]), zone.attributes.get("stream", "main")
+        return int(args["address"]), "main"
+
+    async def cmd_snapshot(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        address, stream = self._address(args, zone)
+        sid = channels.stream_id(address, stream)
+        reply = await self.client.get(f"{STREAMING}/{sid}/picture", op="snapshot", channel=address)
+        if not reply.content_type.lower().startswith("image/") and reply.body[:2] != b"\xff\xd8":
+            status = xml.response_status(reply.body)
+            why = (status or {}).get("status_string") or f"unexpected {reply.content_type or 'body'}"
+            raise DeviceError(f"snapshot of channel {address} (stream {sid}) failed: {why}")
+        ctype = reply.content_type.split(";")[0].strip() or "image/jpeg"
+        if not ctype.startswith("image/"):
+            ctype = "image/jpeg"
+        return {"content_type": ctype, "base64": base64.b64encode(reply.body).decode("ascii")}
+
+    async def _continuous(self, address: int, pan: int = 0, tilt: int = 0, zoom: int | None = None) -> None:
+        fields = f"<pan>{pan}</pan><tilt>{tilt}</tilt>"
+        if zoom is not None:
+            fields = f"<zoom>{zoom}</zoom>" if (pan, tilt) == (0, 0) and zoom else fields + f"<zoom>{zoom}</zoom>"
+        body = f'<?xml version="1.0" encoding="UTF-8"?><PTZData>{fields}</PTZData>'
+        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/continuous", body,
+                              op="ptz", channel=address)
+
+    def _forget_timer(self, key: str) -> None:
+        if self._timers.get(key) is asyncio.current_task():
+            del self._timers[key]
+
+    def _schedule_stop(self, address: int, duration_ms: int | None) -> None:
+        key = f"ptz-{address}"
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        if duration_ms:
+            async def stop_later() -> None:
+                await asyncio.sleep(duration_ms / 1000)
+                try:
+                    await self._continuous(address, 0, 0, 0)
+                except Exception as exc:  # the move already ran; report, never raise into the loop
+                    self.log.warning("PTZ stop after %d ms on channel %d failed: %s", duration_ms, address, exc)
+                finally:
+                    self._forget_timer(key)
+            self._timers[key] = asyncio.create_task(stop_later())
+
+    async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        address, _ = self._address(args, zone)
+        self._schedule_stop(address, None)
+        await self._continuous(address, int(args["pan"]), int(args["tilt"]))
+        self._schedule_stop(address, args.get("duration"))
+        return {"channel": address, "pan": args["pan"], "tilt": args["tilt"], "stop_after_ms": args.get("duration")}
+
+    async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        address, _ = self._address(args, zone)
+        self._schedule_stop(address, None)
+        await self._continuous(address, 0, 0, int(args["zoom"]))
+        self._schedule_stop(address, args.get("duration"))
+        return {"channel": address, "zoom": args["zoom"], "stop_after_ms": args.get("duration")}
+
+    async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        address, _ = self._address(args, zone)
+        self._schedule_stop(address, None)
+        await self._continuous(address, 0, 0, 0)
+        return {"channel": address, "stopped": True}
+
+    async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        address, _ = self._address(args, zone)
+        preset = int(args["preset"])
+        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/presets/{preset}/goto", b"",
+                              op="ptz", channel=address)
+        return {"channel": address, "preset": preset}
+
+    async def cmd_ptz_relative(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        address, _ = self._address(args, zone)
+        pan, tilt, zoom = int(args.get("pan", 0)), int(args.get("tilt", 0)), int(args.get("zoom", 0))
+        body = ('<?xml version="1.0" encoding="UTF-8"?><PTZData><Relative>'
+                f"<positionX>{pan}</positionX><positionY>{tilt}</positionY>"
+                f"<relativeZoom>{zoom}</relativeZoom></Relative></PTZData>")
+        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", body, op="ptz", channel=address)
+        return {"channel": address, "pan": pan, "tilt": tilt, "zoom": zoom}
+
+    async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        """InputProxy (NVR IP channels), else Streaming channels (camera), else video inputs (DVR)."""
+        for path, parse, source in ((INPUT_PROXY, xml.input_proxy_channels, "input_proxy"),
+                                    (STREAMING, xml.streaming_channels, "streaming"),
+                                    (VIDEO_INPUTS, xml.video_inputs, "video_inputs")):
+            try:
+                reply = await self.client.get(path)
+                rows = parse(reply.body)
+            except (DeviceError, NotSupported, xml.XmlError) as exc:
+                self.log.debug("get_channels: %s unusable: %s", path, exc)
+                continue
+            if not rows:
+                continue
+            if source == "input_proxy":
+                self.ip_channel_ids = [r["channel"] for r in rows]
+                with contextlib.suppress(DeviceError, NotSupported, xml.XmlError):
+                    status = xml.input_proxy_status((await self.client.get(INPUT_PROXY + "/status")).body)
+                    for r in rows:
+                        r["online"] = status.get(r["channel"])
+            return {"source": source, "channels": rows}
+        return {"source": None, "channels": []}
+
+    async def cmd_get_device_info(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        reply = await self.client.get(DEVICE_INFO)
+        try:
+            parsed = xml.device_info(reply.body)
+        except xml.XmlError as exc:
+            raise DeviceError(f"deviceInfo is not valid XML: {exc}") from None
+        return {**parsed, "raw_xml": reply.body.decode("utf-8", "replace")}
+
+    async def _output(self, output: int, state: str) -> None:
+        body = f'<?xml version="1.0" encoding="UTF-8"?><IOPortData><outputState>{state}</outputState></IOPortData>'
+        await self.client.put(f"/ISAPI/System/IO/outputs/{output}/trigger", body, op="output")
+
+    async def cmd_trigger_output(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        output, state, pulse = int(args["output"]), args.get("state"), args.get("pulse")
+        if (state is None) == (pulse is None):
+            raise InvalidArgs("give exactly one of state (high/low) or pulse (milliseconds)")
+        if state is not None:
+            await self._output(output, state)
+            return {"output": output, "state": state}
+        await self._output(output, "high")
+        key = f"output-{output}"
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        async def low_later() -> None:
+            # Not awaited by the command: a pulse may outlast the host's command timeout.
+            try:
+                await asyncio.sleep(pulse / 1000)
+                await self._output(output, "low")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.warning("output %d: end of %d ms pulse failed: %s", output, pulse, exc)
+            finally:
+                self._forget_timer(key)
+
+        self._timers[key] = asyncio.create_task(low_later())
+        return {"output": output, "pulse": pulse, "state": "high"}

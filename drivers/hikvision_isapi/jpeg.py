@@ -1,0 +1,34 @@
+"""A tiny but valid baseline JPEG, built by hand so the simulator needs no imaging library.
+
+Every 8x8 block is flat mid-grey: its DC difference is category 0 and its AC coefficients
+end at once (EOB). With one-symbol Huffman tables both codes are the single bit ``0``, so
+the entropy-coded data is two zero bits per block. A COM segment names the stream so tests
+can tell snapshots of different channels apart.
+"""
+
+from __future__ import annotations
+
+import struct
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return struct.pack(">HH", 0xFF00 | marker, len(payload) + 2) + payload
+
+
+def grey_jpeg(width: int = 64, height: int = 48, comment: str = "") -> bytes:
+    """A width x height grey JPEG (dimensions rounded up to multiples of 8)."""
+    width, height = max(8, -(-width // 8) * 8), max(8, -(-height // 8) * 8)
+    blocks = (width // 8) * (height // 8)
+    dqt = bytes([0x00]) + bytes([1] * 64)
+    sof = struct.pack(">BHHB", 8, height, width, 1) + bytes([1, 0x11, 0])
+    one_symbol = bytes([1] + [0] * 15) + bytes([0x00])
+    dht = bytes([0x00]) + one_symbol + bytes([0x10]) + one_symbol
+    sos = bytes([1, 1, 0x00, 0, 63, 0])
+    bits = "00" * blocks
+    bits += "1" * (-len(bits) % 8)
+    scan = bytes(int(bits[i: i + 8], 2) for i in range(0, len(bits), 8))
+    out = b"\xff\xd8"
+    if comment:
+        out += _segment(0xFE, comment.encode("ascii", "replace")[:60000])
+    out += _segment(0xDB, dqt) + _segment(0xC0, sof) + _segment(0xC4, dht) + _segment(0xDA, sos)
+    return out + scan + b"\xff\xd9"

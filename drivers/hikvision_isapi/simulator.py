@@ -1,0 +1,538 @@
+"""IsapiSimulator: a Hikvision camera or NVR on loopback, synthetic or replayed from captures.
+
+It is a real aiohttp server speaking ISAPI as firmware does (XML bodies, ResponseStatus
+errors, digest/basic auth with lockout, HTTPS with a self-signed certificate, a multipart
+alertStream with heartbeats) so the driver is tested against the wire, not against mocks.
+A captured device (``fixture=<MODEL>`` with ``fixtures_dir``) answers every path it was
+captured on exactly as recorded; paths not captured (snapshot, PTZ, outputs, alertStream)
+fall back to the synthetic behaviour. Tests and other processes drive it through the Python
+methods below or the same functions under ``/_sim/`` (see docs/drivers/hikvision_isapi.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from . import xml as isapi_xml
+from .jpeg import grey_jpeg
+from .sim_auth import AuthState, User
+from .sim_fixture import unparse
+from .sim_tls import self_signed_context
+
+NS = "http://www.hikvision.com/ver20/XMLSchema"
+BOUNDARY = "boundary"
+FAULTS = ("none", "drop_stream", "stall", "slow", "error500", "no_answer", "no_alert_stream")
+STREAM_QUEUE = 256
+USER_KEY = web.RequestKey("user", User)
+
+
+def response_status(url: str, code: int, text: str, sub: str, extra: str = "") -> str:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<ResponseStatus version="2.0" xmlns="{NS}">\n'
+            f"<requestURL>{url}</requestURL>\n<statusCode>{code}</statusCode>\n"
+            f"<statusString>{text}</statusString>\n<subStatusCode>{sub}</subStatusCode>\n{extra}"
+            "</ResponseStatus>\n")
+
+
+def _xml(body: str, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=body.encode("utf-8"),
+                        content_type="application/xml", charset="UTF-8")
+
+
+class IsapiSimulator:
+    """A simulated ISAPI device. Control it with the methods of the "control API" section."""
+
+    driver: ClassVar[str] = "hikvision_isapi"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, kind: str = "camera", channels: int = 1,
+                 username: str = "admin", password: str = "sim-password", https: bool = False,
+                 auth: str = "digest", fixture: str | None = None, fixtures_dir: str | Path | None = None,
+                 heartbeat: float = 10.0, model: str | None = None, **_: Any) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the simulator only binds to loopback")
+        if kind not in ("camera", "nvr"):
+            raise ValueError("kind must be camera or nvr")
+        self.host, self.port = host, port
+        self.kind = kind
+        self.https = https
+        self.heartbeat = heartbeat
+        self.fixture: dict[str, Any] = {}
+        self.fixture_name = fixture
+        if fixture:
+            base = Path(fixtures_dir) if fixtures_dir else Path(__file__).resolve().parents[3] / "shared" \
+                / "fixtures" / "isapi-captures"
+            if (base / "devices").is_dir():
+                base = base / "devices"
+            self.fixture = json.loads((base / f"{fixture}.json").read_text(encoding="utf-8"))["data"]["ISAPI"]
+        self.model = model or ("DS-7608NI-K2" if kind == "nvr" else "DS-2CD2386G2-IU")
+        self.serial = f"{self.model}SIM0000000000"
+        self.channels = max(1, int(channels))
+        if self.fixture:
+            self._channels_from_fixture()
+        self.auth = AuthState(realm="IP Camera(SIM01)", mode=auth)
+        self.auth.users[username] = User(username, password, ptz=True)
+        self.ptz: dict[int, dict[str, Any]] = {}
+        self.outputs: dict[int, str] = {1: "low", 2: "low"}
+        self.output_log: list[tuple[int, str]] = []
+        self.fault = "none"
+        self.fault_seconds = 0.0
+        self.requests: list[tuple[str, str, str]] = []
+        self._streams: set[asyncio.Queue] = set()
+        self.stream_connects = 0
+        self._post_count = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._no_answer = asyncio.Event()
+
+    # ------------------------------------------------------------ protocol
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--kind", choices=("camera", "nvr"), default="camera")
+        parser.add_argument("--channels", type=int, default=1)
+        parser.add_argument("--port", type=int, default=0)
+        parser.add_argument("--https", action="store_true")
+        parser.add_argument("--fixture", help="captured model name, e.g. DS-7608NXI-I2")
+        parser.add_argument("--fixtures-dir", help="folder holding isapi-captures/devices")
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default="sim-password")
+        parser.add_argument("--auth", choices=("digest", "basic"), default="digest")
+        parser.add_argument("--heartbeat", type=float, default=10.0, help="seconds between heartbeats")
+
+    @classmethod
+    def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        # host and port are passed by the caller (``gemhost simulate`` adds them itself)
+        keys = ("kind", "channels", "https", "fixture", "fixtures_dir", "username", "password",
+                "auth", "heartbeat")
+        return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._faults, self._authenticate])
+        self._routes(app)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        ctx: ssl.SSLContext | None = None
+        if self.https:
+            self._tmp = tempfile.TemporaryDirectory(prefix="isapi-sim-")
+            ctx = self_signed_context(Path(self._tmp.name))
+        self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ctx)
+        await self._site.start()
+        server = self._site._server
+        if server is not None and server.sockets:  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self._no_answer.set()
+        for q in list(self._streams):
+            q.put_nowait(None)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
+
+    # ------------------------------------------------------------ control API
+
+    def add_user(self, name: str, password: str, ptz: bool = True) -> None:
+        """An extra account; ``ptz=False`` gets 403 on every PTZ path (like an Operator
+        without the PTZ right)."""
+        self.auth.users[name] = User(name, password, ptz=ptz)
+
+    def lockout(self) -> None:
+        self.auth.locked = True
+
+    def unlock(self) -> None:
+        self.auth.unlock()
+
+    def set_fault(self, kind: str, seconds: float = 0.0) -> None:
+        """Inject a fault: drop_stream (close event streams now), stall (streams go silent),
+        slow (delay every answer by ``seconds``), error500, no_answer (accept, never reply),
+        no_alert_stream (404 on alertStream), none (clear)."""
+        if kind not in FAULTS:
+            raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
+        self.fault, self.fault_seconds = kind, float(seconds)
+        if kind == "drop_stream":
+            for q in list(self._streams):
+                q.put_nowait(None)
+            self.fault = "none"
+        if kind != "no_answer":
+            self._no_answer.set()
+            self._no_answer = asyncio.Event()
+
+    def trigger_event(self, channel: int | None, event_type: str, state: str = "active",
+                      repeat: int = 1, interval: float = 1.0, **fields: str) -> None:
+        """Send an EventNotificationAlert; ``repeat`` > 1 repeats it every ``interval`` s as
+        firmware does while a condition lasts."""
+        def one() -> None:
+            self.push_part(self.alert_xml(channel, event_type, state, **fields).encode(), "application/xml")
+        if repeat <= 1:
+            one()
+            return
+
+        async def repeater() -> None:
+            for i in range(repeat):
+                if i:
+                    await asyncio.sleep(interval)
+                one()
+        self._spawn(repeater())
+
+    def push_part(self, body: bytes, content_type: str = "application/xml") -> None:
+        """Queue any part (captured XML, JSON, image) on every open alertStream."""
+        for q in list(self._streams):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait((content_type, body))
+
+    def push_raw(self, data: bytes) -> None:
+        """Queue raw bytes (for truncated or broken framing) on every open alertStream."""
+        for q in list(self._streams):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(("raw", data))
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    def state(self) -> dict[str, Any]:
+        return {"ptz": {str(k): v for k, v in self.ptz.items()}, "outputs": self.outputs,
+                "output_log": self.output_log, "failed_logins": self.auth.failed_logins_total,
+                "locked": self.auth.locked, "open_streams": self.open_streams,
+                "stream_connects": self.stream_connects, "fault": self.fault,
+                "requests": len(self.requests)}
+
+    # ------------------------------------------------------------ device model
+
+    def _channels_from_fixture(self) -> None:
+        info = self._fixture_xml("System/deviceInfo")
+        if info:
+            parsed = isapi_xml.device_info(info)
+            self.model = parsed["model"] or self.model
+            self.serial = parsed["serial"] or self.serial
+            self.kind = "nvr" if (parsed["device_type"] or "").upper() in ("NVR", "DVR") else "camera"
+        numbers: set[int] = set()
+        for path, parse in (("ContentMgmt/InputProxy/channels", isapi_xml.input_proxy_channels),
+                            ("Streaming/channels", isapi_xml.streaming_channels),
+                            ("System/Video/inputs/channels", isapi_xml.video_inputs)):
+            body = self._fixture_xml(path)
+            if body:
+                numbers |= {r["channel"] for r in parse(body)}
+        for key in self.fixture:
+            if key.startswith("Streaming/channels/") and key.rsplit("/", 1)[-1].isdigit():
+                numbers.add(int(key.rsplit("/", 1)[-1]) // 100)
+        self.channels = max(numbers or {1})
+        self.channel_set = numbers or {1}
+
+    def _fixture_xml(self, key: str) -> str | None:
+        entry = self.fixture.get(key)
+        if not entry or "response" not in entry:
+            return None
+        return unparse(entry["response"])
+
+    def has_channel(self, n: int) -> bool:
+        if self.fixture:
+            return n in getattr(self, "channel_set", {1})
+        return 1 <= n <= self.channels
+
+    def device_info_xml(self) -> str:
+        dtype = "NVR" if self.kind == "nvr" else "IPCamera"
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<DeviceInfo version="2.0" xmlns="{NS}">\n'
+                f"<deviceName>SIM {dtype}</deviceName>\n<deviceID>sim-0001</deviceID>\n"
+                f"<model>{self.model}</model>\n<serialNumber>{self.serial}</serialNumber>\n"
+                "<macAddress>02:00:00:00:00:01</macAddress>\n<firmwareVersion>V5.7.15</firmwareVersion>\n"
+                "<firmwareReleasedDate>build 240201</firmwareReleasedDate>\n"
+                f"<deviceType>{dtype}</deviceType>\n<manufacturer>hikvision</manufacturer>\n</DeviceInfo>\n")
+
+    def alert_xml(self, channel: int | None, event_type: str, state: str = "active", **fields: str) -> str:
+        """An EventNotificationAlert like firmware sends; an NVR reports IP channel n as
+        channelID 32+n (DS-7608NXI-I2 behaviour)."""
+        self._post_count += 1
+        chan = ""
+        if channel is not None:
+            cid = channel + 32 if self.kind == "nvr" else channel
+            chan = f"<channelID>{cid}</channelID>\n"
+        extra = "".join(f"<{k}>{v}</{k}>\n" for k, v in fields.items())
+        when = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<EventNotificationAlert version="2.0" xmlns="{NS}">\n'
+                f"<ipAddress>{self.host}</ipAddress>\n<portNo>{self.port}</portNo>\n"
+                f"<protocol>{'HTTPS' if self.https else 'HTTP'}</protocol>\n"
+                f"<macAddress>02:00:00:00:00:01</macAddress>\n{chan}<dateTime>{when}</dateTime>\n"
+                f"<activePostCount>{self._post_count}</activePostCount>\n<eventType>{event_type}</eventType>\n"
+                f"<eventState>{state}</eventState>\n<eventDescription>{event_type} alarm</eventDescription>\n"
+                f"{extra}</EventNotificationAlert>\n")
+
+    # ------------------------------------------------------------ middlewares
+
+    @web.middleware
+    async def _faults(self, request: web.Request, handler):
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
+        self.requests.append((request.method, request.path, request.headers.get("Authorization", "")[:6]))
+        if self.fault == "no_answer":
+            await self._no_answer.wait()
+            raise web.HTTPServiceUnavailable()
+        if self.fault == "slow" and self.fault_seconds:
+            await asyncio.sleep(self.fault_seconds)
+        if self.fault == "error500":
+            return _xml(response_status(request.path, 3, "Device Error", "deviceError"), 500)
+        return await handler(request)
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler):
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
+        user, why = self.auth.check(request.method, request.headers.get("Authorization"))
+        if user is None:
+            if why == "locked":
+                body = response_status(request.path, 4, "Invalid Operation", "userLocked",
+                                       "<lockStatus>lock</lockStatus>\n<unlockTime>1800</unlockTime>\n")
+            else:
+                body = response_status(request.path, 4, "Invalid Operation", "notAuthenticated")
+            resp = _xml(body, 401)
+            resp.headers["WWW-Authenticate"] = self.auth.challenge(stale=why == "stale")
+            return resp
+        request[USER_KEY] = user
+        return await handler(request)
+
+    # ------------------------------------------------------------ routes
+
+    def _routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/_sim/state", self._sim_state)
+        r.add_post("/_sim/event", self._sim_event)
+        r.add_post("/_sim/fault", self._sim_fault)
+        r.add_post("/_sim/lockout", self._sim_lock)
+        r.add_post("/_sim/unlock", self._sim_unlock)
+        r.add_post("/_sim/users", self._sim_users)
+        r.add_get("/ISAPI/Event/notification/alertStream", self._alert_stream)
+        r.add_get("/ISAPI/Streaming/channels/{sid:\\d+}/picture", self._picture)
+        r.add_put("/ISAPI/PTZCtrl/channels/{ch:\\d+}/continuous", self._ptz_continuous)
+        r.add_put("/ISAPI/PTZCtrl/channels/{ch:\\d+}/relative", self._ptz_relative)
+        r.add_put("/ISAPI/PTZCtrl/channels/{ch:\\d+}/presets/{p:\\d+}/goto", self._ptz_preset)
+        r.add_put("/ISAPI/System/IO/outputs/{id:\\d+}/trigger", self._output_trigger)
+        r.add_get("/ISAPI/{tail:.*}", self._get)
+
+    def _not_found(self, request: web.Request) -> web.Response:
+        return _xml(response_status(request.path, 4, "Invalid Operation", "notSupport"), 404)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        tail = request.match_info["tail"].strip("/")
+        entry = self.fixture.get(tail)
+        if entry is not None:
+            if "status_code" in entry:
+                code = int(entry["status_code"])
+                text, sub = {403: ("Invalid Operation", "notSupport"), 404: ("Invalid Operation", "notSupport"),
+                             500: ("Device Error", "deviceError"), 400: ("Invalid XML Content", "badXmlContent")
+                             }.get(code, ("Device Error", "deviceError"))
+                return _xml(response_status(request.path, 4 if code in (403, 404) else 3, text, sub), code)
+            return _xml(self._fixture_xml(tail) or "")
+        if self.fixture and not tail.startswith("System/IO/outputs/"):
+            return self._not_found(request)  # not captured: the real device's answer is unknown
+        return self._synthetic_get(request, tail)
+
+    def _synthetic_get(self, request: web.Request, tail: str) -> web.Response:
+        n = self.channels
+        if tail == "System/deviceInfo":
+            return _xml(self.device_info_xml())
+        if tail == "ContentMgmt/InputProxy/channels":
+            if self.kind != "nvr":
+                return _xml(response_status(request.path, 4, "Invalid Operation", "notSupport"), 403)
+            items = "".join(
+                f"<InputProxyChannel><id>{i}</id><name>Camera {i:02d}</name><sourceInputPortDescriptor>"
+                f"<proxyProtocol>HIKVISION</proxyProtocol><addressingFormatType>ipaddress</addressingFormatType>"
+                f"<ipAddress>192.0.2.{10 + i}</ipAddress><managePortNo>8000</managePortNo>"
+                f"<srcInputPort>1</srcInputPort><userName>admin</userName><model>DS-2CD2386G2-IU</model>"
+                f"</sourceInputPortDescriptor></InputProxyChannel>" for i in range(1, n + 1))
+            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelList version="2.0" '
+                        f'xmlns="{NS}" size="{n}">{items}</InputProxyChannelList>')
+        if tail == "ContentMgmt/InputProxy/channels/status":
+            if self.kind != "nvr" or self.fixture:
+                return self._not_found(request)
+            items = "".join(f"<InputProxyChannelStatus><id>{i}</id><online>{'true' if i % 5 else 'false'}"
+                            f"</online></InputProxyChannelStatus>" for i in range(1, n + 1))
+            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelStatusList version="2.0" '
+                        f'xmlns="{NS}">{items}</InputProxyChannelStatusList>')
+        if tail == "Streaming/channels":
+            items = "".join(f"<StreamingChannel><id>{i}0{s}</id><channelName>Camera {i:02d}</channelName>"
+                            f"<enabled>true</enabled></StreamingChannel>"
+                            for i in range(1, n + 1) for s in (1, 2))
+            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<StreamingChannelList version="2.0" '
+                        f'xmlns="{NS}">{items}</StreamingChannelList>')
+        if tail.startswith("System/IO/outputs/") and tail.endswith("/status"):
+            oid = tail.split("/")[3]
+            if not oid.isdigit() or int(oid) not in self.outputs:
+                return self._not_found(request)
+            state = "active" if self.outputs[int(oid)] == "high" else "inactive"
+            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<IOPortStatus version="2.0" xmlns="{NS}">'
+                        f"<ioPortID>{oid}</ioPortID><ioPortType>output</ioPortType><ioState>{state}</ioState>"
+                        "</IOPortStatus>")
+        return self._not_found(request)
+
+    async def _picture(self, request: web.Request) -> web.Response:
+        sid = int(request.match_info["sid"])
+        chan, stream = divmod(sid, 100)
+        if not self.has_channel(chan) or stream not in (1, 2):
+            return self._not_found(request)
+        body = grey_jpeg(64 if stream == 1 else 32, 48 if stream == 1 else 24, comment=f"stream {sid}")
+        return web.Response(body=body, content_type="image/jpeg")
+
+    def _ptz_guard(self, request: web.Request) -> tuple[int, web.Response | None]:
+        chan = int(request.match_info["ch"])
+        if not self.has_channel(chan):
+            return chan, self._not_found(request)
+        if not request[USER_KEY].ptz:
+            return chan, _xml(response_status(request.path, 4, "Invalid Operation", "noPermission"), 403)
+        return chan, None
+
+    async def _ptz_data(self, request: web.Request) -> Any:
+        try:
+            return isapi_xml.parse(await request.read())
+        except isapi_xml.XmlError:
+            return None
+
+    def _ptz_entry(self, chan: int) -> dict[str, Any]:
+        return self.ptz.setdefault(chan, {"pan": 0, "tilt": 0, "zoom": 0, "moving": False, "preset": None,
+                                          "position": [0, 0, 0], "history": []})
+
+    async def _ptz_continuous(self, request: web.Request) -> web.Response:
+        chan, err = self._ptz_guard(request)
+        if err:
+            return err
+        root = await self._ptz_data(request)
+        if root is None or isapi_xml.local(root.tag) != "PTZData":
+            return _xml(response_status(request.path, 6, "Invalid XML Content", "badXmlContent"), 400)
+        entry = self._ptz_entry(chan)
+        for axis in ("pan", "tilt", "zoom"):
+            value = isapi_xml.integer(root, axis)
+            entry[axis] = value if value is not None else 0
+        entry["moving"] = any(entry[a] for a in ("pan", "tilt", "zoom"))
+        entry["history"].append(("continuous", entry["pan"], entry["tilt"], entry["zoom"]))
+        return _xml(response_status(request.path, 1, "OK", "ok"))
+
+    async def _ptz_relative(self, request: web.Request) -> web.Response:
+        chan, err = self._ptz_guard(request)
+        if err:
+            return err
+        root = await self._ptz_data(request)
+        rel = isapi_xml.child(root, "Relative") if root is not None else None
+        if rel is None:
+            return _xml(response_status(request.path, 6, "Invalid XML Content", "badXmlContent"), 400)
+        entry = self._ptz_entry(chan)
+        delta = [isapi_xml.integer(rel, k) or 0 for k in ("positionX", "positionY", "relativeZoom")]
+        entry["position"] = [p + d for p, d in zip(entry["position"], delta, strict=True)]
+        entry["history"].append(("relative", *delta))
+        return _xml(response_status(request.path, 1, "OK", "ok"))
+
+    async def _ptz_preset(self, request: web.Request) -> web.Response:
+        chan, err = self._ptz_guard(request)
+        if err:
+            return err
+        preset = int(request.match_info["p"])
+        if not 1 <= preset <= 255:
+            return _xml(response_status(request.path, 4, "Invalid Operation", "invalidID"), 400)
+        entry = self._ptz_entry(chan)
+        entry["preset"] = preset
+        entry["history"].append(("preset", preset))
+        return _xml(response_status(request.path, 1, "OK", "ok"))
+
+    async def _output_trigger(self, request: web.Request) -> web.Response:
+        oid = int(request.match_info["id"])
+        if oid not in self.outputs:
+            return self._not_found(request)
+        try:
+            root = isapi_xml.parse(await request.read())
+        except isapi_xml.XmlError:
+            root = None
+        state = isapi_xml.text(root, "outputState") if root is not None else None
+        if state not in ("high", "low"):
+            return _xml(response_status(request.path, 6, "Invalid XML Content", "badXmlContent"), 400)
+        self.outputs[oid] = state
+        self.output_log.append((oid, state))
+        return _xml(response_status(request.path, 1, "OK", "ok"))
+
+    async def _alert_stream(self, request: web.Request) -> web.StreamResponse:
+        if self.fault == "no_alert_stream" or self.fixture.get("Event/notification/alertStream", {}).get(
+                "status_code") == 404:
+            return self._not_found(request)
+        resp = web.StreamResponse(headers={"Content-Type": f"multipart/mixed; boundary={BOUNDARY}"})
+        await resp.prepare(request)
+        queue: asyncio.Queue = asyncio.Queue(STREAM_QUEUE)
+        self._streams.add(queue)
+        self.stream_connects += 1
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), self.heartbeat)
+                except TimeoutError:
+                    item = ("application/xml", self.alert_xml(1, "videoloss", "inactive").encode())
+                if item is None:
+                    break
+                if self.fault == "stall":
+                    continue
+                ctype, body = item
+                if ctype == "raw":
+                    await resp.write(body)
+                    continue
+                head = f"--{BOUNDARY}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
+                await resp.write(head.encode() + body + b"\r\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._streams.discard(queue)
+        return resp
+
+    # ------------------------------------------------------------ /_sim/ HTTP control API
+
+    async def _sim_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
+    async def _sim_event(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if "xml" in body:
+            self.push_part(str(body["xml"]).encode(), body.get("content_type", "application/xml"))
+        else:
+            self.trigger_event(body.get("channel"), body.get("event_type", "VMD"), body.get("state", "active"),
+                               int(body.get("repeat", 1)), float(body.get("interval", 1.0)))
+        return web.json_response({"ok": True, "open_streams": self.open_streams})
+
+    async def _sim_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            self.set_fault(body.get("kind", "none"), float(body.get("seconds", 0)))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def _sim_lock(self, request: web.Request) -> web.Response:
+        self.lockout()
+        return web.json_response({"ok": True})
+
+    async def _sim_unlock(self, request: web.Request) -> web.Response:
+        self.unlock()
+        return web.json_response({"ok": True})
+
+    async def _sim_users(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.add_user(str(body["name"]), str(body["password"]), bool(body.get("ptz", True)))
+        return web.json_response({"ok": True})
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
