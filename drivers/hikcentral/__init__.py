@@ -1,0 +1,1 @@
+"""hikcentral driver."""

@@ -1,0 +1,358 @@
+"""HikCentral Professional as one gemhost device whose zones are its imported cameras.
+
+The host never talks to the cameras: HikCentral (the VMS) owns them, so status, streams, PTZ
+and events all go through its OpenAPI. Nothing here ever changes or deletes anything in
+HikCentral; imports only write zones into the site file (through ``ctx.add_zones``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from gemhost_drivers.hikcentral import cameras as cams
+from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_close
+from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
+from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreachable_warning
+
+from gemhost.driver import DeviceContext, Driver
+from gemhost.errors import DriverError, InvalidArgs
+from gemhost.model import DeviceInfo, Event, ZoneConfig, now
+from gemhost.schema import bundled_schema
+
+SOURCE = "hikcentral"
+BACKOFF_START = 1.0
+BACKOFF_MAX = 300.0
+STREAM_REFRESH_CONCURRENCY = 8
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without any user:password part, so nothing secret is ever published."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def ptz_direction(pan: int, tilt: int) -> str | None:
+    """HikCentral's PTZ command for a pan/tilt vector (None when both are zero)."""
+    horizontal = "LEFT" if pan < 0 else "RIGHT" if pan > 0 else ""
+    vertical = "UP" if tilt > 0 else "DOWN" if tilt < 0 else ""
+    if horizontal and vertical:
+        return f"{horizontal}_{vertical}"
+    return horizontal or vertical or None
+
+
+class HikCentralDriver(Driver):
+    """One HikCentral Professional server; zones are cameras addressed by index code."""
+
+    name = "hikcentral"
+    schema_path = bundled_schema("hikcentral")
+    version = "1.0"
+
+    def __init__(self, ctx: DeviceContext) -> None:
+        super().__init__(ctx)
+        a = self.attrs
+        self.client = HikCentralClient(a["url"], a["app_key"], a["app_secret"],
+                                       verify_tls=bool(a.get("verify_tls", False)),
+                                       ca_file=a.get("ca_file"), timeout=float(a.get("timeout", 10)))
+        self.receiver = EventReceiver(a.get("event_listen_host", "127.0.0.1"),
+                                      int(a.get("event_listen_port", 0)))
+        self.event_types = sorted(EVENT_CODES)
+        self._subscribed = False
+        self._warned_unreachable = False
+        self._online: dict[str, bool] = {}
+        self._stream_expiry: dict[str, dt.datetime] = {}
+        self._ptz_last: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def events_enabled(self) -> bool:
+        return bool(self.attrs.get("events", True))
+
+    def callback_url(self) -> str:
+        """Where HikCentral should push: the receiver, or the NAT override plus its path."""
+        override = self.attrs.get("event_callback_url")
+        if override:
+            return str(override).rstrip("/") + self.receiver.path
+        return self.receiver.url
+
+    async def connect(self) -> DeviceInfo:
+        info = await self._info()
+        await self._refresh_zones()
+        if self.events_enabled:
+            try:
+                await self._ensure_subscribed()
+            except (DriverError, OSError) as exc:
+                self.log.warning("event subscription failed, will retry: %s", exc)
+        return info
+
+    async def poll(self) -> DeviceInfo:
+        info = await self._info()
+        await self._refresh_zones()
+        if self.events_enabled and self._subscribed:
+            await self._check_subscription()
+        return info
+
+    async def _check_subscription(self) -> None:
+        """Subscribe again when HikCentral lost ours (e.g. after its restart or a reset)."""
+        dest = self.callback_url()
+        try:
+            present = any(d.get("eventDest") == dest for d in await self.client.subscriptions())
+            if not present:
+                self.log.info("HikCentral no longer has the event subscription; subscribing again")
+                self._subscribed = False
+                await self._ensure_subscribed()
+        except (DriverError, OSError) as exc:
+            self.log.warning("checking the event subscription failed: %s", exc)
+
+    async def _info(self) -> DeviceInfo:
+        version = await self.client.version()
+        page = await self.client.cameras_page(1, 1)
+        return DeviceInfo(manufacturer="Hikvision", model="HikCentral Professional",
+                          firmware=str(version.get("softVersion") or "") or None,
+                          extra={"product": version.get("productName"), "cameras": page.total})
+
+    async def run_events(self) -> None:
+        """Keep the receiver and the subscription alive and publish what is pushed."""
+        if not self.events_enabled:
+            return
+        backoff = BACKOFF_START
+        while True:
+            if not self._subscribed or not self.receiver.running:
+                try:
+                    await self._ensure_subscribed()
+                    backoff = BACKOFF_START
+                except (DriverError, OSError) as exc:
+                    delay = backoff * random.uniform(0.5, 1.5)
+                    self.log.warning("event subscription failed (%s); retrying in %.0f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
+            try:
+                payload = await asyncio.wait_for(self.receiver.queue.get(), timeout=30)
+            except TimeoutError:
+                continue
+            self.handle_push(payload)
+
+    async def _ensure_subscribed(self) -> None:
+        if not self.receiver.running:
+            await self.receiver.start()
+            self.log.info("HikCentral event receiver listening on %s", self.receiver.url)
+        if not self._warned_unreachable:
+            self._warned_unreachable = True
+            warning = unreachable_warning(self.receiver.host, self.attrs.get("event_callback_url"),
+                                          self.client.base)
+            if warning:
+                self.log.warning(warning)
+        if not self._subscribed:
+            await self.client.subscribe(self.event_types, self.callback_url())
+            self._subscribed = True
+
+    def handle_push(self, payload: Any) -> list[Event]:
+        """Publish the events of one push (exposed for tests and the receiver loop)."""
+        try:
+            events, ignored = parse_push(payload, cams.zone_codes(self.device.zones))
+        except ValueError as exc:
+            self.log.warning("ignored a malformed HikCentral push: %s", exc)
+            return []
+        if ignored:
+            self.log.debug("ignored %d pushed events of cameras that are not zones", ignored)
+        for event in events:
+            self.ctx.emit_event(event)
+        return events
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._subscribed:
+            try:
+                await asyncio.wait_for(self.client.unsubscribe(self.event_types), timeout=self.client.timeout)
+            except Exception as exc:  # noqa: BLE001 - close must not raise
+                self.log.warning("unsubscribing from HikCentral events failed: %s", exc)
+            self._subscribed = False
+        try:
+            await self.receiver.stop()
+        except Exception as exc:  # noqa: BLE001 - close must not raise
+            self.log.debug("stopping the event receiver failed: %s", exc)
+        await safe_close(self.client)
+
+    # ------------------------------------------------------------ zone state
+
+    async def _refresh_zones(self) -> None:
+        """Online status of every imported camera, from HikCentral's list in pages of 500."""
+        zones = self.device.zones
+        if not zones:
+            return
+        raw = {str(c.get("cameraIndexCode")): c for c in await self.client.all_cameras()}
+        for zone in zones.values():
+            code = str(zone.attributes.get("camera"))
+            camera = raw.get(code)
+            if camera is None:
+                self.ctx.set_zone_state(zone.id, source=SOURCE, online=False, missing=True)
+                self._online.pop(zone.id, None)
+                continue
+            online = str(camera.get("status")) == str(cams.ONLINE)
+            self.ctx.set_zone_state(zone.id, source=SOURCE, online=online, missing=False,
+                                    name=camera.get("cameraName"))
+            previous = self._online.get(zone.id)
+            self._online[zone.id] = online
+            if previous is not None and previous != online:
+                vendor = "deviceOnline" if online else "deviceOffline"
+                self.ctx.emit_event(Event(type="device_online" if online else "device_offline",
+                                          vendor_type=vendor, zone=zone.id,
+                                          data={"camera": code, "source": "status_poll"}))
+        if self.attrs.get("publish_stream_url", True):
+            await self._refresh_stream_urls()
+
+    async def _refresh_stream_urls(self) -> None:
+        limit = asyncio.Semaphore(STREAM_REFRESH_CONCURRENCY)
+        protocol = self.attrs.get("stream_protocol", "rtsp")
+        moment = now()
+
+        async def one(zone: ZoneConfig) -> None:
+            expires = self._stream_expiry.get(zone.id)
+            if (expires is not None and expires > moment) or self._online.get(zone.id) is None:
+                return
+            async with limit:
+                try:
+                    result = await self._stream_url(zone, zone.attributes.get("stream", "main"), protocol)
+                except DriverError as exc:
+                    self.log.debug("no stream URL for zone %s: %s", zone.id, exc)
+                    return
+            self.ctx.set_zone_state(zone.id, stream_url=result["url"], stream_url_expires=result["expires"])
+
+        await asyncio.gather(*(one(z) for z in self.device.zones.values()))
+
+    async def _stream_url(self, zone: ZoneConfig, stream: str, protocol: str) -> dict[str, Any]:
+        code = str(zone.attributes["camera"])
+        url = strip_credentials(await self.client.preview_url(code, stream, protocol))
+        expires = now() + dt.timedelta(seconds=float(self.attrs.get("stream_url_ttl", 300)))
+        # Refresh a little before HikCentral invalidates it.
+        self._stream_expiry[zone.id] = expires - dt.timedelta(seconds=10)
+        return {"camera": code, "zone": zone.id, "stream": stream, "protocol": protocol, "url": url,
+                "expires": expires.isoformat()}
+
+    # ------------------------------------------------------------ commands
+
+    async def cmd_test_connection(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        """Version and camera count, or the precise reason why not (never raises)."""
+        try:
+            version = await self.client.version()
+            page = await self.client.cameras_page(1, 1)
+        except DriverError as exc:
+            return {"ok": False, "reason": reason_of(exc), "message": str(exc)}
+        return {"ok": True, "product": version.get("productName"), "version": version.get("softVersion"),
+                "cameras": page.total}
+
+    async def cmd_list_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        imported = cams.zone_codes(self.device.zones)
+        cameras = await cams.fetch_cameras(self.client, name=args.get("name") or None)
+        if args.get("online_only"):
+            cameras = [c for c in cameras if c.online]
+        if args.get("not_imported"):
+            cameras = [c for c in cameras if c.code not in imported]
+        page, size = int(args.get("page", 1)), int(args.get("page_size", 100))
+        chunk = cameras[(page - 1) * size: page * size]
+        return {"total": len(cameras), "page": page, "page_size": size,
+                "pages": (len(cameras) + size - 1) // size,
+                "cameras": [c.as_dict(imported.get(c.code)) for c in chunk]}
+
+    async def cmd_import_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        selection = import_selection(args.get("cameras"))
+        zones = await cams.select_cameras(self.client, self.device.zones, selection)
+        if not zones:
+            return {"imported": [], "count": 0}
+        ids = await self.ctx.add_zones(zones)
+        return {"imported": ids, "count": len(ids)}
+
+    async def cmd_sync_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        cameras = await cams.fetch_cameras(self.client)
+        report = cams.sync_report(cameras, self.device.zones.values())
+        missing = {m["zone"] for m in report["missing"]}
+        for z in self.device.zones.values():
+            if z.id in missing:
+                self.ctx.set_zone_state(z.id, source=SOURCE, missing=True, online=False)
+            else:
+                self.ctx.set_zone_state(z.id, source=SOURCE, missing=False)
+        return {**report, "counts": {k: len(v) for k, v in report.items()}}
+
+    async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        zone = self._zone(args, zone)
+        stream = args.get("stream") or zone.attributes.get("stream", "main")
+        return await self._stream_url(zone, stream, args.get("protocol", "rtsp"))
+
+    async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        zone = self._zone(args, zone)
+        command = ptz_direction(int(args["pan"]), int(args["tilt"]))
+        if command is None:
+            return await self.cmd_ptz_stop(args, zone)
+        speed = max(abs(int(args["pan"])), abs(int(args["tilt"])))
+        return await self._ptz_move(zone, command, speed, args.get("duration"))
+
+    async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        zone = self._zone(args, zone)
+        value = int(args["zoom"])
+        if value == 0:
+            return await self.cmd_ptz_stop(args, zone)
+        return await self._ptz_move(zone, "ZOOM_IN" if value > 0 else "ZOOM_OUT", abs(value),
+                                    args.get("duration"))
+
+    async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        zone = self._zone(args, zone)
+        code = str(zone.attributes["camera"])
+        command = self._ptz_last.pop(code, "LEFT")
+        await self.client.ptz(code, 1, command)
+        return {"camera": code, "stopped": True}
+
+    async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        zone = self._zone(args, zone)
+        code = str(zone.attributes["camera"])
+        await self.client.ptz(code, 0, "GOTO_PRESET", preset=int(args["preset"]))
+        return {"camera": code, "preset": int(args["preset"])}
+
+    async def _ptz_move(self, zone: ZoneConfig, command: str, speed: int, duration: int | None) -> dict[str, Any]:
+        code = str(zone.attributes["camera"])
+        await self.client.ptz(code, 0, command, speed=max(1, min(100, speed)))
+        self._ptz_last[code] = command
+        if duration:
+            task = asyncio.create_task(self._ptz_stop_later(code, command, duration / 1000))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return {"camera": code, "command": command, "speed": speed, "duration": duration}
+
+    async def _ptz_stop_later(self, code: str, command: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.client.ptz(code, 1, command)
+            if self._ptz_last.get(code) == command:
+                self._ptz_last.pop(code, None)
+        except DriverError as exc:
+            self.log.warning("stopping PTZ of camera %s failed: %s", code, exc)
+
+    def _zone(self, args: dict[str, Any], zone: ZoneConfig | None) -> ZoneConfig:
+        if zone is None:
+            raise InvalidArgs(f"camera {args.get('camera')!r} is not a zone of this device; import it first")
+        return zone
+
+
+def import_selection(value: Any) -> str | list[str]:
+    """``cameras`` as the host passes it: "new"/"all", ["new"], or a list of index codes."""
+    if isinstance(value, str):
+        return value.strip().lower() if value.strip().lower() in ("new", "all") else [value]
+    if isinstance(value, list):
+        if len(value) == 1 and str(value[0]).strip().lower() in ("new", "all"):
+            return str(value[0]).strip().lower()
+        if not value:
+            raise InvalidArgs("cameras is empty: give index codes or 'new'")
+        return [str(v) for v in value]
+    raise InvalidArgs("cameras must be a list of index codes or 'new'")

@@ -1,0 +1,427 @@
+"""A HikCentral Professional OpenAPI server on loopback, faithful to what the driver relies on.
+
+It verifies every Artemis signature exactly (a wrong AppSecret gets HTTP 401 like the real
+gateway), serves thousands of cameras across regions in pages, hands out preview URLs that
+expire (on a clock tests can advance instead of sleeping), keeps PTZ state, accepts event
+subscriptions and pushes scripted events to the subscribed callback URLs. Faults can be
+injected (slow, HTTP 500, broken JSON, OpenAPI disabled, permission denied) from Python or from
+the small control API under ``/_sim/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from gemhost_drivers.hikcentral import signing
+from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES, code_for
+from gemhost_drivers.hikcentral.events import is_loopback
+from gemhost_drivers.hikcentral.selfsigned import SelfSignedTLS
+
+log = logging.getLogger(__name__)
+
+FAULTS = ("slow", "500", "bad_json", "api_disabled", "permission")
+TIMESTAMP_WINDOW_MS = 15 * 60 * 1000
+OFFLINE = 2
+JSON_BODY = web.RequestKey("hcp_json_body", dict)
+
+
+@dataclass
+class SimCamera:
+    code: str
+    name: str
+    region: str
+    device: str
+    channel: int
+    online: bool = True
+    ptz: bool = False
+
+    def as_api(self) -> dict[str, Any]:
+        return {"cameraIndexCode": self.code, "cameraName": self.name, "regionIndexCode": self.region,
+                "encodeDevIndexCode": self.device, "channelNo": self.channel,
+                "capabilitySet": "ptz,vss,record" if self.ptz else "vss,record",
+                "status": 1 if self.online else OFFLINE, "recordLocation": "0"}
+
+
+@dataclass
+class PtzState:
+    moving: str | None = None
+    speed: int = 0
+    preset: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class HikCentralSimulator:
+    """The simulator; see the module docstring. Options: cameras, https, app_key, app_secret."""
+
+    driver: ClassVar[str] = "hikcentral"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cameras: int = 2000, https: bool = False,
+                 app_key: str = "sim-app-key", app_secret: str = "sim-app-secret", url_ttl: float = 300.0,
+                 slow_delay: float = 5.0, **_options: Any) -> None:
+        if not is_loopback(host):
+            raise ValueError("the simulator only listens on loopback addresses")
+        self.host, self.port = host, port
+        self.https = https
+        self.app_key, self.app_secret = app_key, app_secret
+        self.url_ttl = url_ttl
+        self.slow_delay = slow_delay
+        self.fault: str | None = None
+        self.clock_offset = 0.0
+        self.regions: dict[str, str] = {}
+        self.devices: dict[str, str] = {}
+        self.cameras: dict[str, SimCamera] = {}
+        self.ptz: dict[str, PtzState] = {}
+        self.subscriptions: dict[int, str] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.requests: list[str] = []
+        self.rejected_signatures = 0
+        self._next_code = 1
+        self._channels: dict[str, int] = {}
+        self._tls: SelfSignedTLS | None = None
+        self._runner: web.AppRunner | None = None
+        self._populate(cameras)
+
+    # ------------------------------------------------------------ protocol
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--cameras", type=int, default=2000, help="number of cameras (default 2000)")
+        parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+        parser.add_argument("--https", action="store_true", help="serve HTTPS with a self-signed certificate")
+        parser.add_argument("--app-key", default="sim-app-key", help="AppKey to accept")
+        parser.add_argument("--app-secret", default="sim-app-secret", help="AppSecret to verify with")
+
+    @classmethod
+    def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        return {"cameras": args.cameras, "port": args.port, "https": args.https,
+                "app_key": args.app_key, "app_secret": args.app_secret}
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def cert_file(self) -> str | None:
+        """The self-signed certificate (PEM), usable as the driver's ``ca_file``."""
+        return str(self._tls.cert_file) if self._tls else None
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._artemis_gate])
+        routes = {
+            "/artemis/api/common/v1/version": self._version,
+            "/artemis/api/resource/v1/cameras": self._cameras,
+            "/artemis/api/resource/v1/cameras/indexCode": self._camera_by_code,
+            "/artemis/api/resource/v1/camera/advance/cameraList": self._camera_search,
+            "/artemis/api/resource/v1/regions": self._regions,
+            "/artemis/api/resource/v1/encodeDevice/encodeDeviceList": self._encode_devices,
+            "/artemis/api/video/v1/cameras/previewURLs": self._preview_urls,
+            "/artemis/api/video/v1/ptzs/controlling": self._ptz,
+            "/artemis/api/eventService/v1/eventSubscriptionByEventTypes": self._subscribe,
+            "/artemis/api/eventService/v1/eventUnSubscriptionByEventTypes": self._unsubscribe,
+            "/artemis/api/eventService/v1/eventSubscriptionView": self._subscription_view,
+        }
+        for path, handler in routes.items():
+            app.router.add_post(path, handler)
+        app.router.add_post("/_sim/push", self._sim_push)
+        app.router.add_post("/_sim/cameras", self._sim_add)
+        app.router.add_delete("/_sim/cameras/{code}", self._sim_remove)
+        app.router.add_post("/_sim/cameras/{code}/rename", self._sim_rename)
+        app.router.add_post("/_sim/fault", self._sim_fault)
+        app.router.add_get("/_sim/state", self._sim_state)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        ssl_context = None
+        if self.https:
+            self._tls = SelfSignedTLS(self.host)
+            ssl_context = self._tls.context
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tls is not None:
+            self._tls.cleanup()
+            self._tls = None
+
+    # ------------------------------------------------------------ Python control API
+
+    def _populate(self, count: int) -> None:
+        n_regions = max(1, min(50, count // 200 + 1))
+        for r in range(1, n_regions + 1):
+            self.regions[str(r)] = f"Site {r:02d}"
+        for i in range(1, count + 1):
+            region = str((i - 1) % n_regions + 1)
+            device = str(10000 + (i - 1) // 16 + 1)
+            self.devices.setdefault(device, f"NVR-{int(device) - 10000:04d}")
+            name = "Entrance" if i % 100 == 0 else f"{self.regions[region]} Camera {i:05d}"
+            self.add_camera(name, region=region, device=device, online=i % 7 != 0, ptz=i % 5 == 1)
+
+    def add_camera(self, name: str, *, region: str | None = None, device: str | None = None,
+                   online: bool = True, ptz: bool = False) -> str:
+        """Add a camera; returns its index code."""
+        code = str(self._next_code)
+        self._next_code += 1
+        region = region or next(iter(self.regions), "1")
+        self.regions.setdefault(region, f"Site {region}")
+        device = device or str(20000 + int(code))
+        self.devices.setdefault(device, f"Encoder-{device}")
+        channel = self._channels.get(device, 0) + 1
+        self._channels[device] = channel
+        self.cameras[code] = SimCamera(code, name, region, device, channel, online, ptz)
+        return code
+
+    def remove_camera(self, code: str) -> None:
+        self.cameras.pop(str(code))
+
+    def rename_camera(self, code: str, name: str) -> None:
+        self.cameras[str(code)].name = name
+
+    def set_online(self, code: str, online: bool) -> None:
+        self.cameras[str(code)].online = online
+
+    def set_fault(self, kind: str | None) -> None:
+        """Inject a fault into every /artemis call: one of FAULTS, or None to clear."""
+        if kind is not None and kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULTS)}")
+        self.fault = kind
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward (preview URL expiry) without sleeping."""
+        self.clock_offset += seconds
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def url_valid(self, url: str) -> bool:
+        """True while a preview URL handed out by this simulator has not expired."""
+        for token, (_code, expires) in self.tokens.items():
+            if token in url:
+                return self.now() < expires
+        return False
+
+    async def push_event(self, camera_code: str, event_type: int | str, status: int = 0) -> int:
+        """POST one event to every subscriber of its type; returns how many accepted it."""
+        code = code_for(event_type)
+        dest = self.subscriptions.get(code)
+        if dest is None:
+            return 0
+        camera = self.cameras.get(str(camera_code))
+        happen = dt.datetime.fromtimestamp(self.now()).astimezone().isoformat(timespec="milliseconds")
+        payload = {"method": "OnEventNotify", "params": {
+            "ability": "event_vss", "sendTime": happen,
+            "events": [{"eventId": str(uuid.uuid4()), "eventType": code, "happenTime": happen,
+                        "srcIndex": str(camera_code), "srcName": camera.name if camera else "",
+                        "srcType": "camera", "status": status, "timeout": 0,
+                        "data": {"eventDescription": EVENT_CODES.get(code, ("", ""))[1]}}]}}
+        if not is_loopback(urlsplit(dest).hostname or ""):
+            log.warning("not pushing to %s: the simulator only talks to loopback", dest)
+            return 0
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(dest, json=payload) as resp:
+            return 1 if resp.status == 200 else 0
+
+    # ------------------------------------------------------------ gateway
+
+    @web.middleware
+    async def _artemis_gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/artemis/"):
+            return await handler(request)
+        self.requests.append(request.path)
+        if self.fault == "api_disabled":
+            return web.Response(status=404, text="<html><body>404 Not Found</body></html>",
+                                content_type="text/html")
+        body = await request.read()
+        problem = self._check_signature(request, body)
+        if problem:
+            self.rejected_signatures += 1
+            return web.json_response({"code": "401", "msg": problem}, status=401,
+                                     headers={"X-Ca-Error-Message": problem})
+        if self.fault == "permission":
+            return web.json_response({"code": "403", "msg": "Unauthorized"}, status=403,
+                                     headers={"X-Ca-Error-Message": "Unauthorized API"})
+        if self.fault == "500":
+            return web.Response(status=500, text="Internal Server Error")
+        if self.fault == "slow":
+            await asyncio.sleep(self.slow_delay)
+        if self.fault == "bad_json":
+            return web.Response(status=200, text='{"code": "0", "data": {', content_type="application/json")
+        try:
+            request[JSON_BODY] = json.loads(body or b"{}")
+        except ValueError:
+            return _error("0x00052102", "the request body is not JSON")
+        return await handler(request)
+
+    def _check_signature(self, request: web.Request, body: bytes) -> str | None:
+        headers = request.headers
+        if headers.get("x-ca-key") != self.app_key:
+            return "Invalid AppKey"
+        timestamp = headers.get("x-ca-timestamp", "")
+        if timestamp.isdigit() and abs(int(timestamp) - self.now() * 1000) > TIMESTAMP_WINDOW_MS:
+            return "Invalid Timestamp"
+        query = {k: v for k, v in request.query.items()}
+        if not signing.verify(self.app_secret, request.method, request.path, headers, query, body):
+            return "Invalid Signature"
+        return None
+
+    # ------------------------------------------------------------ OpenAPI handlers
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return _ok({"productName": "HikCentral Professional", "softVersion": "V2.4.1 build20230529"})
+
+    def _paged(self, items: list[dict[str, Any]], body: dict[str, Any]) -> web.Response:
+        try:
+            page_no, page_size = int(body.get("pageNo", 0)), int(body.get("pageSize", 0))
+        except (TypeError, ValueError):
+            return _error("0x00052101", "pageNo and pageSize must be integers")
+        if page_no < 1 or not 1 <= page_size <= 500:
+            return _error("0x00052101", "pageNo must be >= 1 and pageSize 1..500")
+        start = (page_no - 1) * page_size
+        return _ok({"total": len(items), "pageNo": page_no, "pageSize": page_size,
+                    "list": items[start:start + page_size]})
+
+    async def _cameras(self, request: web.Request) -> web.Response:
+        return self._paged([c.as_api() for c in self.cameras.values()], request[JSON_BODY])
+
+    async def _camera_search(self, request: web.Request) -> web.Response:
+        body = request[JSON_BODY]
+        name = str(body.get("cameraName") or "").lower()
+        region = body.get("regionIndexCode")
+        items = [c.as_api() for c in self.cameras.values()
+                 if name in c.name.lower() and (not region or c.region == region)]
+        return self._paged(items, body)
+
+    async def _camera_by_code(self, request: web.Request) -> web.Response:
+        camera = self.cameras.get(str(request[JSON_BODY].get("cameraIndexCode")))
+        if camera is None:
+            return _error("0x00052001", "The camera does not exist")
+        return _ok(camera.as_api())
+
+    async def _regions(self, request: web.Request) -> web.Response:
+        items = [{"indexCode": code, "name": name, "parentIndexCode": "0"} for code, name in self.regions.items()]
+        return self._paged(items, request[JSON_BODY])
+
+    async def _encode_devices(self, request: web.Request) -> web.Response:
+        items = [{"indexCode": code, "name": name, "treatyType": "hiksdk_net"}
+                 for code, name in self.devices.items()]
+        return self._paged(items, request[JSON_BODY])
+
+    async def _preview_urls(self, request: web.Request) -> web.Response:
+        body = request[JSON_BODY]
+        code = str(body.get("cameraIndexCode"))
+        if code not in self.cameras:
+            return _error("0x00052001", "The camera does not exist")
+        protocol = body.get("protocol", "rtsp")
+        token = secrets.token_urlsafe(12)
+        self.tokens[token] = (code, self.now() + self.url_ttl)
+        stream = "sub" if body.get("streamType") == 1 else "main"
+        if protocol == "rtsp":
+            url = f"rtsp://{self.host}:554/openUrl/{token}?stream={stream}"
+        elif protocol == "hls":
+            url = f"{self.url}/openUrl/{token}/live.m3u8"
+        elif protocol == "ws":
+            url = f"ws://{self.host}:559/openUrl/{token}"
+        else:
+            return _error("0x00052101", f"unsupported protocol {protocol}")
+        return _ok({"url": url})
+
+    async def _ptz(self, request: web.Request) -> web.Response:
+        body = request[JSON_BODY]
+        camera = self.cameras.get(str(body.get("cameraIndexCode")))
+        if camera is None:
+            return _error("0x00052001", "The camera does not exist")
+        if not camera.ptz:
+            return _error("0x00052301", "The camera does not support PTZ")
+        state = self.ptz.setdefault(camera.code, PtzState())
+        state.history.append(dict(body))
+        command, action = str(body.get("command", "")), int(body.get("action", 0))
+        if command == "GOTO_PRESET":
+            state.preset = int(body.get("presetIndex", 0))
+        elif action == 0:
+            state.moving, state.speed = command, int(body.get("speed", 50))
+        else:
+            state.moving, state.speed = None, 0
+        return _ok(None)
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        body = request[JSON_BODY]
+        dest = str(body.get("eventDest") or "")
+        types = body.get("eventTypes") or []
+        if not dest.startswith(("http://", "https://")) or not types:
+            return _error("0x00052101", "eventTypes and eventDest are required")
+        for code in types:
+            self.subscriptions[int(code)] = dest
+        return _ok(None)
+
+    async def _unsubscribe(self, request: web.Request) -> web.Response:
+        for code in request[JSON_BODY].get("eventTypes") or []:
+            self.subscriptions.pop(int(code), None)
+        return _ok(None)
+
+    async def _subscription_view(self, request: web.Request) -> web.Response:
+        by_dest: dict[str, list[int]] = {}
+        for code, dest in self.subscriptions.items():
+            by_dest.setdefault(dest, []).append(code)
+        return _ok({"detail": [{"eventDest": d, "eventTypes": sorted(t)} for d, t in by_dest.items()]})
+
+    # ------------------------------------------------------------ /_sim control API
+
+    async def _sim_push(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        delivered = await self.push_event(str(body["camera"]), body["event"], int(body.get("status", 0)))
+        return web.json_response({"delivered": delivered})
+
+    async def _sim_add(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        code = self.add_camera(str(body["name"]), region=body.get("region"), online=bool(body.get("online", True)),
+                               ptz=bool(body.get("ptz", False)))
+        return web.json_response({"code": code})
+
+    async def _sim_remove(self, request: web.Request) -> web.Response:
+        self.cameras.pop(request.match_info["code"], None)
+        return web.json_response({"ok": True})
+
+    async def _sim_rename(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.rename_camera(request.match_info["code"], str(body["name"]))
+        return web.json_response({"ok": True})
+
+    async def _sim_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            self.set_fault(body.get("kind"))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"fault": self.fault})
+
+    async def _sim_state(self, request: web.Request) -> web.Response:
+        return web.json_response({
+            "cameras": len(self.cameras), "fault": self.fault,
+            "subscriptions": {str(k): v for k, v in self.subscriptions.items()},
+            "ptz": {k: {"moving": v.moving, "speed": v.speed, "preset": v.preset} for k, v in self.ptz.items()},
+            "rejected_signatures": self.rejected_signatures,
+        })
+
+
+def _ok(data: Any) -> web.Response:
+    return web.json_response({"code": "0", "msg": "Success", "data": data})
+
+
+def _error(code: str, msg: str) -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "data": None})

@@ -1,0 +1,112 @@
+"""Listing, import selection, sync and the zone state of imported cameras."""
+
+from __future__ import annotations
+
+import pytest
+from gemhost_drivers.hikcentral.cameras import select_cameras, slugify
+from gemhost_drivers.hikcentral.client import HikCentralClient
+from hcp_fakes import make_driver, zone
+
+from gemhost.errors import InvalidArgs
+
+
+async def test_list_cameras_pages_and_filters(sim):
+    driver, _ = make_driver(sim, [zone("cam_1", "1"), zone("cam_2", "2")], events=False)
+    try:
+        first = await driver.command("list_cameras", {"page": 1, "page_size": 1000}, None)
+        second = await driver.command("list_cameras", {"page": 2, "page_size": 1000}, None)
+        assert first["total"] == 1200 and first["pages"] == 2
+        assert len(first["cameras"]) == 1000 and len(second["cameras"]) == 200
+        cam1 = first["cameras"][0]
+        assert cam1["code"] == "1" and cam1["imported"] is True and cam1["zone"] == "cam_1"
+        assert cam1["region"] == "Site 01" and cam1["encoding_device"] == "NVR-0001"
+        online = await driver.command("list_cameras", {"online_only": True, "page_size": 1000}, None)
+        assert online["total"] == 1200 - 1200 // 7
+        assert all(c["online"] for c in online["cameras"])
+        fresh = await driver.command("list_cameras", {"not_imported": True, "page_size": 10}, None)
+        assert fresh["total"] == 1198 and all(not c["imported"] for c in fresh["cameras"])
+        named = await driver.command("list_cameras", {"name": "entrance", "page_size": 100}, None)
+        assert named["total"] == 12 and {c["name"] for c in named["cameras"]} == {"Entrance"}
+    finally:
+        await driver.close()
+
+
+def test_slugify_unique_and_bounded():
+    taken = {"entrance"}
+    assert slugify("Entrance", taken, "100") == "entrance_2"
+    assert slugify("Entrance", taken, "200") == "entrance_3"
+    assert slugify("Caméra Nord / Tor 1", taken, "5") == "camera_nord_tor_1"
+    assert slugify("!!!", taken, "77") == "camera_77"
+    long_id = slugify("x" * 100, taken, "9")
+    assert len(long_id) == 64 and len(slugify("x" * 100, taken, "9")) <= 64
+
+
+async def test_select_cameras_new_and_codes(small_sim):
+    small_sim.rename_camera("3", "Entrance")
+    small_sim.rename_camera("4", "Entrance")
+    client = HikCentralClient(small_sim.url, "sim-app-key", "sim-app-secret")
+    try:
+        existing = [zone("entrance", "1", "Entrance")]
+        progress: list[tuple[int, int]] = []
+        new = await select_cameras(client, existing, "new", progress=lambda a, b: progress.append((a, b)))
+        assert len(new) == 29 and progress[-1] == (30, 30)
+        by_code = {z["attributes"]["camera"]: z for z in new}
+        assert "1" not in by_code
+        assert by_code["3"]["id"] == "entrance_2" and by_code["4"]["id"] == "entrance_3"
+        assert by_code["3"]["attributes"] == {"camera": "3", "stream": "main", "camera_name": "Entrance",
+                                              "encoding_device": "NVR-0001", "region": "Site 01"}
+        picked = await select_cameras(client, existing, ["5", "1", "5"])
+        assert [z["attributes"]["camera"] for z in picked] == ["5"]
+        with pytest.raises(InvalidArgs, match="999"):
+            await select_cameras(client, existing, ["999"])
+    finally:
+        await client.close()
+
+
+async def test_import_cameras_calls_add_zones(small_sim):
+    driver, ctx = make_driver(small_sim, [zone("z1", "1")], events=False)
+    try:
+        result = await driver.command("import_cameras", {"cameras": ["2", "3"]}, None)
+        assert result["count"] == 2 and result["imported"] == [z["id"] for z in ctx.added]
+        assert [z["attributes"]["camera"] for z in ctx.added] == ["2", "3"]
+        everything = await driver.command("import_cameras", {"cameras": ["new"]}, None)
+        assert everything["count"] == 29  # the device config given to the driver still has only z1
+    finally:
+        await driver.close()
+
+
+async def test_sync_after_add_remove_rename(small_sim):
+    zones = [zone("a", "1", "Site 01 Camera 00001"), zone("b", "2", "Site 01 Camera 00002"),
+             zone("c", "3", "Site 01 Camera 00003")]
+    driver, ctx = make_driver(small_sim, zones, events=False)
+    try:
+        small_sim.remove_camera("2")
+        small_sim.rename_camera("3", "Loading Dock")
+        added = small_sim.add_camera("Roof")
+        report = await driver.command("sync_cameras", {}, None)
+        assert report["missing"] == [{"zone": "b", "code": "2", "name": "Site 01 Camera 00002"}]
+        assert report["renamed"] == [{"zone": "c", "code": "3", "old_name": "Site 01 Camera 00003",
+                                      "new_name": "Loading Dock"}]
+        assert added in {c["code"] for c in report["new"]}
+        assert report["counts"]["new"] == 30 - 3 + 1
+        assert ctx.zone_state["b"]["missing"] is True and ctx.zone_state["a"]["missing"] is False
+    finally:
+        await driver.close()
+
+
+async def test_poll_sets_badge_status_missing_and_offline_event(small_sim):
+    zones = [zone("one", "1"), zone("seven", "7"), zone("gone", "4")]
+    driver, ctx = make_driver(small_sim, zones, events=False)
+    try:
+        await driver.connect()
+        assert ctx.zone_state["one"] == {"source": "hikcentral", "online": True, "missing": False,
+                                         "name": "Site 01 Camera 00001"}
+        assert ctx.zone_state["seven"]["online"] is False  # every 7th simulated camera is offline
+        small_sim.remove_camera("4")
+        small_sim.set_online("1", False)
+        await driver.poll()
+        assert ctx.zone_state["gone"]["missing"] is True
+        assert ctx.zone_state["one"]["online"] is False
+        assert [(e.type, e.zone) for e in ctx.events] == [("device_offline", "one")]
+    finally:
+        await driver.close()

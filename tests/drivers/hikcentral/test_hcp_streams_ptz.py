@@ -1,0 +1,74 @@
+"""Preview URLs (expiry, no credentials) and PTZ through HikCentral."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from gemhost_drivers.hikcentral.driver import strip_credentials
+from hcp_fakes import make_driver, zone
+
+from gemhost.errors import DeviceError, InvalidArgs
+
+
+async def test_stream_url_and_expiry(small_sim):
+    small_sim.url_ttl = 120
+    z = zone("front", "2", stream="sub")
+    driver, _ = make_driver(small_sim, [z], events=False, stream_url_ttl=120)
+    try:
+        result = await driver.command("get_stream_url", {"camera": "2", "protocol": "rtsp"}, z)
+        assert result["stream"] == "sub" and result["url"].startswith("rtsp://127.0.0.1:554/openUrl/")
+        assert "stream=sub" in result["url"]
+        expires = dt.datetime.fromisoformat(result["expires"])
+        assert dt.timedelta(seconds=100) < expires - dt.datetime.now().astimezone() <= dt.timedelta(seconds=120)
+        assert small_sim.url_valid(result["url"])
+        small_sim.advance(121)
+        assert not small_sim.url_valid(result["url"])
+        hls = await driver.command("get_stream_url", {"camera": "2", "stream": "main", "protocol": "hls"}, z)
+        assert hls["url"].endswith("/live.m3u8") and small_sim.url_valid(hls["url"])
+        with pytest.raises(InvalidArgs):
+            await driver.command("get_stream_url", {"camera": "99", "protocol": "rtsp"}, None)
+    finally:
+        await driver.close()
+
+
+async def test_zone_state_stream_url_published(small_sim):
+    driver, ctx = make_driver(small_sim, [zone("front", "2")], events=False, publish_stream_url=True)
+    try:
+        await driver.connect()
+        state = ctx.zone_state["front"]
+        assert state["stream_url"].startswith("rtsp://") and state["stream_url_expires"]
+        assert small_sim.url_valid(state["stream_url"])
+    finally:
+        await driver.close()
+
+
+def test_strip_credentials():
+    assert strip_credentials("rtsp://admin:pw@10.0.0.1:554/x?y=1") == "rtsp://10.0.0.1:554/x?y=1"
+    assert strip_credentials("rtsp://10.0.0.1/x") == "rtsp://10.0.0.1/x"
+
+
+async def test_ptz_moves_stops_and_presets(small_sim):
+    z = zone("dome", "1")  # camera 1 has PTZ in the simulator
+    driver, _ = make_driver(small_sim, [z, zone("fixed", "2")], events=False)
+    try:
+        await driver.command("ptz_pan_tilt", {"camera": "1", "pan": -40, "tilt": 60}, z)
+        assert small_sim.ptz["1"].moving == "LEFT_UP" and small_sim.ptz["1"].speed == 60
+        await driver.command("ptz_stop", {"camera": "1"}, z)
+        assert small_sim.ptz["1"].moving is None
+        await driver.command("ptz_zoom", {"camera": "1", "zoom": 30, "duration": 50}, z)
+        assert small_sim.ptz["1"].moving == "ZOOM_IN"
+        for _ in range(100):
+            if small_sim.ptz["1"].moving is None:
+                break
+            await asyncio.sleep(0.02)
+        assert small_sim.ptz["1"].moving is None
+        assert small_sim.ptz["1"].history[-1]["action"] == 1
+        await driver.command("ptz_preset", {"camera": "1", "preset": 7}, z)
+        assert small_sim.ptz["1"].preset == 7
+        with pytest.raises(DeviceError, match="does not support PTZ"):
+            await driver.command("ptz_pan_tilt", {"camera": "2", "pan": 10, "tilt": 0},
+                                 driver.device.zones["fixed"])
+    finally:
+        await driver.close()
