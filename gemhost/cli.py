@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from gemhost import __version__, logsetup
+from gemhost.cli_import import add_import_parser
+from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
 from gemhost.errors import CommandError
 from gemhost.plugins import Registry, load_registry, run_cli_hooks
@@ -174,25 +176,10 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
             sp.add_argument("--port", type=int, default=0)
         sp.set_defaults(func=lambda a: asyncio.run(_simulate(a, registry)))
 
-    _add_optional_parsers(sub, registry)
+    add_import_parser(sub, registry)
+    add_token_parser(sub)
     run_cli_hooks(registry, sub)
     return parser
-
-
-def _add_optional_parsers(sub: Any, registry: Registry) -> None:
-    """Subcommands whose modules belong to other parts (import, tokens), added when present."""
-    try:
-        from gemhost.cli_import import add_import_parser
-    except ImportError:
-        pass
-    else:
-        add_import_parser(sub, registry)
-    try:
-        from gemhost.cli_token import add_token_parser
-    except ImportError:
-        pass
-    else:
-        add_token_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

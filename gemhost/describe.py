@@ -70,5 +70,6 @@ def _yes_no(value: Any) -> Any:
 def _arg_label(attr: Attribute) -> str:
     label = f"{attr.name}: {attr.type_label()}"
     if not attr.required:
-        label += f" = {attr.default}" if attr.default is not None else " (optional)"
+        default = str(attr.default).lower() if isinstance(attr.default, bool) else attr.default
+        label += f" = {default}" if attr.default is not None else " (optional)"
     return label

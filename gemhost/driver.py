@@ -37,6 +37,10 @@ class DeviceContext(Protocol):
     def set_device_info(self, info: DeviceInfo) -> None:
         """Update what the device says about itself outside a connect/poll."""
 
+    def report_progress(self, done: int, total: int | None, what: str) -> None:
+        """Progress of a long command (an import of thousands of cameras), shown by the CLI
+        and logged; cheap enough to call once per page."""
+
     async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
         """Append zones (``{"id", "name", "attributes"}``) to this device in the site file,
         comment-preserving and with a backup, then reload; returns the ids written."""

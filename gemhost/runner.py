@@ -61,6 +61,7 @@ class DeviceRunner:
         self._auth_failures = 0
         self._connected = False
         self._tasks: list[asyncio.Task] = []
+        self.progress_listeners: list[Callable[[int, int | None, str], None]] = []
         self.first_attempt = asyncio.Event()
         """Set once the first connect attempt finished, either way (``gemhost call`` waits on it)."""
         self.driver = entry.cls(self)
@@ -92,6 +93,11 @@ class DeviceRunner:
     def set_device_info(self, info: DeviceInfo) -> None:
         self.state.info = info
         self.bus.publish(DeviceStateChanged(self.config.id, self.state))
+
+    def report_progress(self, done: int, total: int | None, what: str) -> None:
+        self.log.info("%s: %d%s %s", self.config.id, done, f"/{total}" if total else "", what)
+        for listener in list(self.progress_listeners):
+            listener(done, total, what)
 
     async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
         if self._add_zones is None:

@@ -50,7 +50,7 @@ class Attribute:
 
     def type_label(self) -> str:
         if self.type == "enum" and self.values:
-            return " \\| ".join(str(v) for v in self.values)
+            return " | ".join(str(v) for v in self.values)
         label = self.type if self.type != "list" else f"list of {self.items or 'string'}"
         if self.min is not None or self.max is not None:
             lo = "" if self.min is None else _num(self.min)

@@ -269,7 +269,9 @@ class HikCentralDriver(Driver):
 
     async def cmd_import_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         selection = import_selection(args.get("cameras"))
-        zones = await cams.select_cameras(self.client, self.device.zones, selection)
+        zones = await cams.select_cameras(
+            self.client, self.device.zones, selection,
+            progress=lambda fetched, total: self.ctx.report_progress(fetched, total, "cameras read from HikCentral"))
         if not zones:
             return {"imported": [], "count": 0}
         ids = await self.ctx.add_zones(zones)

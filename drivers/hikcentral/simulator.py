@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -74,6 +75,8 @@ class HikCentralSimulator:
             raise ValueError("the simulator only listens on loopback addresses")
         self.host, self.port = host, port
         self.https = https
+        self.motion_every = float(_options.get("motion_every", 0.0))
+        self._demo_task: asyncio.Task | None = None
         self.app_key, self.app_secret = app_key, app_secret
         self.url_ttl = url_ttl
         self.slow_delay = slow_delay
@@ -102,11 +105,13 @@ class HikCentralSimulator:
         parser.add_argument("--https", action="store_true", help="serve HTTPS with a self-signed certificate")
         parser.add_argument("--app-key", default="sim-app-key", help="AppKey to accept")
         parser.add_argument("--app-secret", default="sim-app-secret", help="AppSecret to verify with")
+        parser.add_argument("--motion-every", type=float, default=0.0,
+                            help="seconds between scripted motion pushes (0: none)")
 
     @classmethod
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
-        return {"cameras": args.cameras, "port": args.port, "https": args.https,
-                "app_key": args.app_key, "app_secret": args.app_secret}
+        return {"cameras": args.cameras, "https": args.https, "app_key": args.app_key,
+                "app_secret": args.app_secret, "motion_every": args.motion_every}
 
     @property
     def url(self) -> str:
@@ -151,8 +156,26 @@ class HikCentralSimulator:
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        if self.motion_every > 0:
+            self._demo_task = asyncio.create_task(self._demo_motion())
+
+    async def _demo_motion(self) -> None:
+        """Scripted activity for demos: every ``motion_every`` seconds a motion push for the
+        next online camera (only reaches the host once it subscribed)."""
+        turn = 0
+        while True:
+            await asyncio.sleep(self.motion_every)
+            online = [c for c in self.cameras.values() if c.online]
+            if online and self.subscriptions:
+                camera = online[turn % min(len(online), 8)]
+                turn += 1
+                with contextlib.suppress(Exception):
+                    await self.push_event(camera.code, "motion")
 
     async def stop(self) -> None:
+        if self._demo_task is not None:
+            self._demo_task.cancel()
+            self._demo_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

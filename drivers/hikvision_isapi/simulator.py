@@ -56,7 +56,8 @@ class IsapiSimulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, kind: str = "camera", channels: int = 1,
                  username: str = "admin", password: str = "sim-password", https: bool = False,
                  auth: str = "digest", fixture: str | None = None, fixtures_dir: str | Path | None = None,
-                 heartbeat: float = 10.0, model: str | None = None, **_: Any) -> None:
+                 heartbeat: float = 10.0, model: str | None = None, motion_every: float = 0.0,
+                 **_: Any) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the simulator only binds to loopback")
         if kind not in ("camera", "nvr"):
@@ -64,6 +65,7 @@ class IsapiSimulator:
         self.host, self.port = host, port
         self.kind = kind
         self.https = https
+        self.motion_every = float(motion_every)
         self.heartbeat = heartbeat
         self.fixture: dict[str, Any] = {}
         self.fixture_name = fixture
@@ -101,6 +103,8 @@ class IsapiSimulator:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--kind", choices=("camera", "nvr"), default="camera")
         parser.add_argument("--channels", type=int, default=1)
+        parser.add_argument("--motion-every", type=float, default=0.0,
+                            help="seconds between scripted motion events (0: none)")
         parser.add_argument("--port", type=int, default=0)
         parser.add_argument("--https", action="store_true")
         parser.add_argument("--fixture", help="captured model name, e.g. DS-7608NXI-I2")
@@ -114,7 +118,7 @@ class IsapiSimulator:
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         # host and port are passed by the caller (``gemhost simulate`` adds them itself)
         keys = ("kind", "channels", "https", "fixture", "fixtures_dir", "username", "password",
-                "auth", "heartbeat")
+                "auth", "heartbeat", "motion_every")
         return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
     async def start(self) -> None:
@@ -131,6 +135,17 @@ class IsapiSimulator:
         server = self._site._server
         if server is not None and server.sockets:  # type: ignore[union-attr]
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.motion_every > 0:
+            self._spawn(self._demo_motion())
+
+    async def _demo_motion(self) -> None:
+        """Scripted activity for demos (``motion_every`` seconds): motion on each channel in
+        turn, repeated for a few seconds the way real firmware repeats an ongoing event."""
+        channel = 0
+        while True:
+            await asyncio.sleep(self.motion_every)
+            channel = channel % self.channels + 1
+            self.trigger_event(channel, "VMD", repeat=3, interval=1.0)
 
     async def stop(self) -> None:
         self._no_answer.set()

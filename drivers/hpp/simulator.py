@@ -78,6 +78,8 @@ class HppSimulator:
             self.cloud.key = "sim-key-0123456789abcdef"
         self._faults: list[dict[str, Any]] = []
         self._runner: web.AppRunner | None = None
+        self.intrusion_every = float(options.get("intrusion_every", 0.0))
+        self._demo_task: asyncio.Task | None = None
         self.streams: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------ Simulator protocol
@@ -97,6 +99,10 @@ class HppSimulator:
         parser.add_argument(
             "--long-poll", type=float, default=20.0, help="seconds mq/messages waits for events"
         )
+        parser.add_argument(
+            "--intrusion-every", type=float, default=0.0,
+            help="seconds between scripted intrusions on zone 1 of every panel (0: none)",
+        )
 
     @classmethod
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
@@ -105,6 +111,7 @@ class HppSimulator:
             "region": args.region,
             "token_ttl": args.token_ttl,
             "long_poll": args.long_poll,
+            "intrusion_every": args.intrusion_every,
         }
         for name in ("key", "access_key", "secret_key"):
             if getattr(args, name, None):
@@ -141,8 +148,22 @@ class HppSimulator:
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.cloud.picture_base = self.url
+        if self.intrusion_every > 0:
+            self._demo_task = asyncio.create_task(self._demo_intrusions())
+
+    async def _demo_intrusions(self) -> None:
+        """Scripted activity for demos: zone 1 of every seeded panel trips every
+        ``intrusion_every`` seconds; an armed subsystem turns that into a CID alarm."""
+        while True:
+            await asyncio.sleep(self.intrusion_every)
+            for device in list(self.cloud.devices.values()):
+                if device.category == ALARM and device.site_id:
+                    self.intrusion(device.serial, 1)
 
     async def stop(self) -> None:
+        if self._demo_task is not None:
+            self._demo_task.cancel()
+            self._demo_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -23,6 +23,7 @@ class FakeContext:
         self.events: list[Event] = []
         self.zone_state: dict[str, dict[str, Any]] = {}
         self.added: list[dict[str, Any]] = []
+        self.progress: list[tuple[int, int | None, str]] = []
         self.infos: list[DeviceInfo] = []
         self.event_arrived = asyncio.Event()
 
@@ -38,6 +39,9 @@ class FakeContext:
 
     def set_device_info(self, info: DeviceInfo) -> None:
         self.infos.append(info)
+
+    def report_progress(self, done: int, total: int | None, what: str) -> None:
+        self.progress.append((done, total, what))
 
     async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
         self.added.extend(zones)

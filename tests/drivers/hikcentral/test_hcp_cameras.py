@@ -71,6 +71,8 @@ async def test_import_cameras_calls_add_zones(small_sim):
         assert [z["attributes"]["camera"] for z in ctx.added] == ["2", "3"]
         everything = await driver.command("import_cameras", {"cameras": ["new"]}, None)
         assert everything["count"] == 29  # the device config given to the driver still has only z1
+        assert ctx.progress and ctx.progress[-1][0] == ctx.progress[-1][1] == 30  # every page reported
+        assert ctx.progress[-1][2] == "cameras read from HikCentral"
     finally:
         await driver.close()
 

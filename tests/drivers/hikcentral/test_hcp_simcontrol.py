@@ -33,8 +33,10 @@ async def test_control_api(small_sim):
 def test_cli_options():
     parser = argparse.ArgumentParser()
     HikCentralSimulator.add_arguments(parser)
-    args = parser.parse_args(["--cameras", "10", "--https", "--app-key", "k", "--app-secret", "s"])
+    args = parser.parse_args(["--cameras", "10", "--https", "--app-key", "k", "--app-secret", "s",
+                              "--motion-every", "2.5"])
     options = HikCentralSimulator.options_from_args(args)
-    assert options == {"cameras": 10, "port": 0, "https": True, "app_key": "k", "app_secret": "s"}
+    # port is not an option: `gemhost simulate` passes host and port to the constructor itself
+    assert options == {"cameras": 10, "https": True, "app_key": "k", "app_secret": "s", "motion_every": 2.5}
     sim = HikCentralSimulator(**options)
     assert len(sim.cameras) == 10 and sim.app_key == "k"
