@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gemhost_drivers.hpp.address import CHANNEL, DEVICE, SUBSYSTEM, ZONE, Address, parse, zone_id
-from gemhost_drivers.hpp.client import MESSAGES
+from gemhost_drivers.hpp.client import MESSAGES, SITE_UNKNOWN, HppApiError
 
 from gemhost.errors import DeviceError, InvalidArgs
 from gemhost.model import ZoneConfig, reveal
@@ -83,7 +83,14 @@ class DeviceCommands:
             item["deviceName"] = args["name"]
         if encoding:
             item["streamEncryption"] = bool(args.get("stream_encryption", True))
-        result = await self.client.add_devices(site, [item])
+        try:
+            result = await self.client.add_devices(site, [item])
+        except HppApiError as exc:
+            if exc.code != SITE_UNKNOWN:
+                raise
+            # Name the serial and the site like the per-device refusals below do.
+            reason = f"{MESSAGES[SITE_UNKNOWN]} (HPP {exc.code})"
+            raise DeviceError(f"cannot add {serial} to site {site}: {reason}") from None
         if result["failed"] or not result["added"]:
             failure = (result["failed"] or [{}])[0]
             code = str(failure.get("errorCode", ""))
