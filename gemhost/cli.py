@@ -85,7 +85,7 @@ async def _call(args: argparse.Namespace, registry: Registry) -> int:
     except ValueError as exc:
         _print_json({"ok": False, "error": {"code": "invalid_args", "message": str(exc)}})
         return 1
-    host = Host(args.site, registry, mqtt=False)
+    host = Host(args.site, registry, mqtt=False, events=False)
     try:
         await host.start(only=[args.device])
         runner = host.runners[args.device]

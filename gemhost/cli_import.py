@@ -46,7 +46,7 @@ async def _import(args: argparse.Namespace, registry: Registry) -> int:
         print("give --all, --new or at least one code", file=sys.stderr)
         return 2
     selection = ["new"] if args.new else ["all"] if args.all else list(args.codes)
-    host = Host(args.site, registry, mqtt=False)
+    host = Host(args.site, registry, mqtt=False, events=False)
     try:
         await host.start(only=[args.device])
         runner = host.runners[args.device]

@@ -26,6 +26,9 @@ class DeviceContext(Protocol):
     """A folder private to this device that survives restarts (e.g. an account binding)."""
     site_path: Path | None
     """The site file the device came from, when there is one."""
+    events_wanted: bool
+    """False in one-shot hosts (``gemhost call``/``import``): do not subscribe to event
+    services, or a short-lived CLI would take a VMS's push destination from the running host."""
 
     def emit_event(self, event: Event) -> asyncio.Future[None]:
         """Publish an event. The future resolves once every durable sink (the MQTT
@@ -82,6 +85,12 @@ class Driver:
 
     async def close(self) -> None:
         """Release sessions and subscriptions; must not raise."""
+
+    async def zones_changed(self) -> None:
+        """The site file changed only this device's zones (an import, an edit): ``self.device``
+        already holds the new zones. The connection stays up; by default one poll refreshes
+        the zone states. Override when zone state can be derived without asking the device."""
+        await self.poll()
 
     async def command(self, name: str, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
         handler = getattr(self, f"cmd_{name}", None)

@@ -37,7 +37,10 @@ class Host:
 
     version = __version__
 
-    def __init__(self, site_path: Path | str, registry: Registry | None = None, *, mqtt: bool = True) -> None:
+    def __init__(self, site_path: Path | str, registry: Registry | None = None, *, mqtt: bool = True,
+                 events: bool = True) -> None:
+        """``events=False`` makes a one-shot host (``gemhost call``/``import``) that never
+        subscribes to device event streams or services."""
         self.site_path = Path(site_path)
         self.registry = registry or load_registry()
         self.bus = Bus()
@@ -46,6 +49,7 @@ class Host:
         self.started_at = now()
         self._monotonic_start = time.monotonic()
         self._mqtt_enabled = mqtt
+        self._events = events
         self.bridge: Any = None
         self.simulators: list[Any] = []
         self._reload_lock = asyncio.Lock()
@@ -141,7 +145,8 @@ class Host:
     def _start_device(self, config: DeviceConfig) -> None:
         entry = self.registry.drivers[config.driver]
         assert self.site is not None
-        runner = DeviceRunner(config, entry, self.site.host, self.bus, self.site_path, self.add_zones)
+        runner = DeviceRunner(config, entry, self.site.host, self.bus, self.site_path, self.add_zones,
+                              events=self._events)
         self.runners[config.id] = runner
         runner.start()
 
@@ -172,13 +177,17 @@ class Host:
             removed = [d for d in old_devices if d not in new.devices]
             changed = [d for d in new.devices if d in old_devices and not new.devices[d].same_as(old_devices[d])]
             added = [d for d in new.devices if d not in old_devices]
+            zones_only = [d for d in changed if new.devices[d].same_except_zones(old_devices[d])]
+            restart = [d for d in changed if d not in zones_only]
             removed_zones = [(d, z) for d in changed for z in old_devices[d].zones if z not in new.devices[d].zones]
             removed_zones += [(d, z) for d in removed for z in old_devices[d].zones]
-            to_stop = [self.runners.pop(d) for d in (*removed, *changed) if d in self.runners]
+            to_stop = [self.runners.pop(d) for d in (*removed, *restart) if d in self.runners]
             await asyncio.gather(*(r.stop() for r in to_stop), return_exceptions=True)
             self.site = new
-            for device_id in (*changed, *added):
+            for device_id in (*restart, *added):
                 self._start_device(new.devices[device_id])
+            for device_id in zones_only:
+                await self.runners[device_id].apply_zones(new.devices[device_id])
             self.bus.publish(SiteApplied(list(self.runners), removed, removed_zones))
             log.info("reloaded: %d added, %d removed, %d changed", len(added), len(removed), len(changed))
             return []

@@ -77,6 +77,11 @@ class DeviceConfig:
     def __hash__(self) -> int:
         return hash(self.id)
 
+    def same_except_zones(self, other: DeviceConfig) -> bool:
+        """True when only the zones differ: the running connection can be kept."""
+        return (self.id, self.driver, self.name, _freeze(self.attributes)) == \
+            (other.id, other.driver, other.name, _freeze(other.attributes))
+
     def same_as(self, other: DeviceConfig) -> bool:
         """True when nothing that matters to the running device changed (line numbers don't)."""
 

@@ -44,7 +44,7 @@ class DeviceRunner:
     """Runs one device and implements the :class:`gemhost.driver.DeviceContext` it is given."""
 
     def __init__(self, config: DeviceConfig, entry: DriverEntry, host_cfg: HostConfig, bus: Bus,
-                 site_path: Path | None, add_zones: AddZones | None = None) -> None:
+                 site_path: Path | None, add_zones: AddZones | None = None, *, events: bool = True) -> None:
         self.config = config
         self.device = config
         self.entry = entry
@@ -52,6 +52,7 @@ class DeviceRunner:
         self.bus = bus
         self.site_path = site_path
         self._add_zones = add_zones
+        self.events_wanted = events
         self.log = logging.LoggerAdapter(logging.getLogger(f"gemhost.device.{config.id}"),
                                          {"device": config.id})
         self.state = DeviceState(driver=config.driver)
@@ -129,6 +130,22 @@ class DeviceRunner:
         self._connected = False
         self._set_status(STOPPED, None)
 
+    async def apply_zones(self, config: DeviceConfig) -> None:
+        """Take a new zone list without reconnecting: imports must not drop the device."""
+        self.config = self.device = self.driver.device = config
+        old = self.zone_states
+        self.zone_states = {z.id: old.get(z.id) or {"name": z.name, "active": {}} for z in config.zones.values()}
+        for zone in config.zones.values():
+            self.zone_states[zone.id]["name"] = zone.name
+            self._publish_zone(zone.id)
+        if not self.state.online:
+            return  # the next successful connect publishes everything anyway
+        try:
+            async with asyncio.timeout(self.host_cfg.command_timeout):
+                await self.driver.zones_changed()
+        except Exception as exc:
+            self.log.warning("refreshing zones after a site change failed: %s", one_line(exc))
+
     @property
     def interval(self) -> float:
         return float(self.config.attributes.get("status_interval", 60000)) / 1000.0
@@ -142,7 +159,8 @@ class DeviceRunner:
                     info = await (self.driver.poll() if self._connected else self.driver.connect())
                 if not self._connected:
                     self._connected = True
-                    self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
+                    if self.events_wanted:
+                        self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
                 self._auth_failures = 0
                 backoff.reset()
                 if info is not None:

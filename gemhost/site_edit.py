@@ -66,7 +66,7 @@ def append_zones(path: Path, device_id: str, zones: list[dict[str, Any]],
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise SiteEditError(f"the import would make {path.name} invalid, nothing written: {exc}") from None
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two imports in a second keep both
     backup = path.with_name(f"{path.name}.{stamp}.bak")
     shutil.copy2(path, backup)
     os.replace(tmp, path)

@@ -77,7 +77,7 @@ class HikCentralDriver(Driver):
 
     @property
     def events_enabled(self) -> bool:
-        return bool(self.attrs.get("events", True))
+        return bool(self.attrs.get("events", True)) and getattr(self.ctx, "events_wanted", True)
 
     def callback_url(self) -> str:
         """Where HikCentral should push: the receiver, or the NAT override plus its path."""

@@ -98,6 +98,10 @@ class IsapiDriver(Driver):
             reply = await self.client.get(INPUT_PROXY)
             self.ip_channel_ids = [c["channel"] for c in xml.input_proxy_channels(reply.body)]
 
+    async def zones_changed(self) -> None:
+        """Zone state (stream URL, channel id) derives from the zone attributes alone."""
+        self._publish_zone_states()
+
     def _publish_zone_states(self) -> None:
         for zone in self.device.zones.values():
             addr = int(zone.attributes["address"])

@@ -142,7 +142,8 @@ class HppSimulator:
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A short shutdown grace: pending long polls must not hold up stop() for 20 s.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -155,15 +155,20 @@ async def test_reload_applies_a_diff(write_site, registry, demo, wait_until):
         changed = SITE.replace(
             """      - id: yard
         attributes: {channel: 2}
-""", "") + """  - id: cam3
+""", "").replace("key: k2", "key: k2-rotated") + """  - id: cam3
     driver: demo
     attributes: {host: 127.0.0.3, key: k3, status_interval: 50}
 """
         path.write_text(changed)
+        connects = dict(demo.CONNECTS)
         assert await host.reload() == []
         assert set(host.runners) == {"cam1", "cam2", "cam3"}
-        assert host.runners["cam2"] is cam2  # unchanged device kept running
-        assert host.runners["cam1"] is not cam1 and cam1.state.status == STOPPED
+        # Only cam1's zones changed: same runner, same connection, zone list updated.
+        assert host.runners["cam1"] is cam1 and cam1.state.online
+        assert list(cam1.config.zones) == ["door"] and list(cam1.zone_states) == ["door"]
+        assert demo.CONNECTS["cam1"] == connects["cam1"]
+        # cam2's attributes changed: restarted with the new configuration.
+        assert host.runners["cam2"] is not cam2 and cam2.state.status == STOPPED
         applied = [m for m in seen if isinstance(m, SiteApplied)][-1]
         assert applied.removed_zones == [("cam1", "yard")] and applied.removed_devices == []
         path.write_text(SITE.replace("devices:\n", "devices:\n  - id: cam9\n    driver: demo\n"
@@ -206,4 +211,6 @@ async def test_add_zones_round_trips_the_site_file(write_site, registry, wait_un
         assert written.startswith("# my cameras\nsite: {id: home}  # keep me")
         assert "id: porch_cam" in written and "channel: 4" in written
         assert list(path.parent.glob("site.yaml.*.bak"))
-        assert "porch_cam" in host.runners["cam2"].config.zones
+        runner = host.runners["cam2"]
+        assert "porch_cam" in runner.config.zones and runner.state.online  # no reconnect for an import
+        assert runner.driver.device.zones["porch_cam"].attributes == {"channel": 4}

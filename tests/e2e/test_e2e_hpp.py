@@ -453,7 +453,9 @@ async def test_sites_devices_add_and_import(site, sims, watchers, caplog):
     assert 'address: "Q30000001:1"' in path.read_text() or "address: Q30000001:1" in path.read_text()
     zone = await w.wait_json(f"{B}/{DEV}/q30000001-ch1/state", lambda d: d.get("online") is True)
     assert zone["name"] == "Back door" and zone["device_type"] == "encoding" and zone["site"] == "s-1002"
-    await online(w, since=before_add)
+    # the zone-only site change kept the connection: still the same online state, no restart
+    assert (await online(w))["since"] == payloads(w, f"{B}/{DEV}/state")[-1]["since"]
+    assert dt.datetime.fromisoformat(payloads(w, f"{B}/{DEV}/state")[-1]["since"]) < before_add
 
     panel = await ok(w, "add_device", {"serial": "Q30000002", "verification_code": "GHIJKL",
                                        "site": "s-1002", "type": "alarm", "import": False})
@@ -471,7 +473,7 @@ async def test_sites_devices_add_and_import(site, sims, watchers, caplog):
     for address in (f"{NVR}:2", PANEL, f"{PANEL}:sub:2", f"{PANEL}:zone:4"):
         assert f'"{address}"' in text or f"address: {address}" in text, address
     assert text.count(f"{NVR}:1") == 1
-    await online(w, since=before_import)
+    assert dt.datetime.fromisoformat(payloads(w, f"{B}/{DEV}/state")[-1]["since"]) < before_import
     for zone_id in expected:
         state = await w.wait_json(f"{B}/{DEV}/{zone_id}/state", lambda d: "online" in d)
         assert state["source"] == "hpp" and state["missing"] is False
