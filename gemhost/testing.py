@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
+
+
+def skip_without(what: str) -> None:
+    """Skip a test whose external binary (mosquitto, its clients) is absent, except where
+    ``GEMHOST_REQUIRE_MOSQUITTO`` is set (CI): there a missing binary fails loudly."""
+    import pytest
+
+    message = f"{what} not installed (apt-get install mosquitto mosquitto-clients); CI installs it"
+    if os.environ.get("GEMHOST_REQUIRE_MOSQUITTO"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def free_port() -> int:

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -177,6 +178,8 @@ class MqttBridge:
                 log.warning("MQTT connection to %s failed: %s", self._where(), exc)
             except (OSError, ValueError) as exc:
                 log.warning("MQTT connection to %s failed: %s", self._where(), exc)
+            except Exception:  # a bug must not end the reconnect loop for good
+                log.exception("MQTT connection loop error")
             finally:
                 self._first_attempt.set()
             if self._stopping:
@@ -207,7 +210,7 @@ class MqttBridge:
             client = aiomqtt.Client(protocol=proto, **args)
             try:
                 await client.__aenter__()
-            except aiomqtt.MqttConnectError as exc:
+            except MqttConnectError as exc:
                 if probing and exc.rc not in AUTH_REFUSED:
                     last_error = exc
                     continue
@@ -234,7 +237,7 @@ class MqttBridge:
         log.info("connected to MQTT %s (MQTT %s)", self._where(), version)
         self._client = client
         self._first_attempt.set()
-        sender: asyncio.Task[None] | None = None
+        tasks: set[asyncio.Task[None]] = set()
         try:
             await client.subscribe(self.topics.command_filter, qos=1)
             if self.discovery_on:
@@ -242,23 +245,38 @@ class MqttBridge:
             self._mark_everything_dirty()
             await client.publish(self.topics.host_status, ONLINE, qos=1, retain=True)
             self.connected.set()
-            sender = asyncio.create_task(self._sender(client), name="mqtt-sender")
-            async for message in client.messages:
-                self._dispatch(client, message)
+            # Reader and sender live and die together: if either fails (a publish timed
+            # out, the socket closed) the session ends and the connection loop reconnects.
+            tasks = {asyncio.create_task(self._reader(client), name="mqtt-reader"),
+                     asyncio.create_task(self._sender(client), name="mqtt-sender")}
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            raise aiomqtt.MqttError("session ended")
         finally:
             self.connected.clear()
             self._client = None
-            if sender is not None:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                    await sender
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                # bounded: a task stuck past its cancellation must not block reconnects
+                await asyncio.wait(tasks, timeout=2)
+
+    async def _reader(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            self._dispatch(client, message)
 
     # ------------------------------------------------------------------ outgoing
 
     async def _sender(self, client: aiomqtt.Client) -> None:
         """Publishes dirty retained topics first (latest value wins), then queued events in
         order, waiting for each window's PUBACKs before removing them from the queue."""
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                # asyncio.wait_for (inside aiomqtt's publish) can swallow a cancellation
+                # that races with the PUBACK; never carry on after being asked to stop.
+                raise asyncio.CancelledError
             self._wake.clear()
             while self._dirty:
                 topic, payload = self._dirty.popitem(last=False)
@@ -292,8 +310,12 @@ class MqttBridge:
         return list(getattr(self.host, "runners", {}).keys())
 
     def _mark_everything_dirty(self) -> None:
-        """A (re)connect: the broker may have lost everything, so publish it all again."""
+        """A (re)connect: the broker may have lost everything, so publish it all again.
+        Pending clears (removed devices and zones) are kept: nothing else re-creates them."""
+        clears = [topic for topic, payload in self._dirty.items() if payload == CLEAR]
         self._dirty.clear()
+        for topic in clears:
+            self._retain(topic, CLEAR)
         self._retain(self.topics.host_state, _json(self._host_state()))
         for device, runner in list(self.host.runners.items()):
             self._retain_device(device, runner.state)
@@ -397,7 +419,9 @@ class MqttBridge:
             info=runner.state.info.as_dict(), area=area, zones=zones,
             version=str(getattr(self.host, "version", "")), snapshot_command=snapshot,
             removed_components=self._discovery_components.get(device))
-        self._discovery_components[device] = discovery.component_platforms(config)
+        # Remember every component ever announced: a removal stub must survive the
+        # coalescing of retained updates, so it is repeated in every later config.
+        self._discovery_components.setdefault(device, {}).update(discovery.component_platforms(config))
         self._retain(self.topics.discovery(self.site_id, device), _json(config))
 
     # ------------------------------------------------------------------ incoming
