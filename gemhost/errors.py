@@ -46,6 +46,7 @@ DEVICE_ERROR = "device_error"
 NOT_SUPPORTED = "not_supported"
 UNAUTHORIZED = "unauthorized"
 TIMEOUT = "timeout"
+BUSY = "busy"
 INTERNAL_ERROR = "internal_error"
 
 

@@ -225,8 +225,12 @@ class Host:
             log.info("command %s on %s authorized by token %s", command, device_id, name)
         return await runner.call(spec, args, zone)
 
-    async def host_command(self, name: str, args: dict[str, Any] | None = None) -> Any:
-        """Commands addressed to the host itself rather than a device."""
+    async def host_command(self, name: str, args: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        """Commands addressed to the host itself rather than a device. With tokens required,
+        they need a token that covers the reserved device ``host`` (``--devices host``)."""
+        if self.site is not None and self.site.access.require_token:
+            token_name = self.tokens.authorize(token, "host", None, name)
+            log.info("host command %s authorized by token %s", name, token_name)
         if name == "list_devices":
             return {"devices": [self.device_summary(r) for r in self.runners.values()]}
         if name == "describe":

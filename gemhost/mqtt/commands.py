@@ -14,11 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gemhost.errors import BAD_REQUEST, INTERNAL_ERROR, TIMEOUT, CommandError
+from gemhost.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR, TIMEOUT, CommandError
 
 log = logging.getLogger("gemhost.mqtt.commands")
 
-BUSY = "busy"
 """Reply code when more requests are in flight than the bridge allows (host overload)."""
 
 HOST_COMMANDS = ("list_devices", "describe", "reload")
@@ -128,7 +127,7 @@ class CommandRunner:
 
     async def _run(self, target: str, command: str, request: Request) -> Any:
         if target == "host":
-            return await self.host.host_command(command, request.args or {})
+            return await self.host.host_command(command, request.args or {}, token=request.token)
         return await self.host.call(target, command, request.args, token=request.token)
 
     @staticmethod

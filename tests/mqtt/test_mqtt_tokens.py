@@ -117,3 +117,23 @@ async def test_tokens_enforced_over_mqtt(mqtt_broker, host_factory, watcher_fact
     assert (await ask("echo", {"id": 6, "args": {"text": "a"}, "token": good}))["error"]["code"] == "unauthorized"
     assert good not in caplog.text and yard not in caplog.text
     assert "token yard" in caplog.text  # logs name the token
+
+
+async def test_host_commands_need_a_host_token(mqtt_broker, host_factory, watcher_factory):
+    host = await host_factory(site_for(mqtt_broker, require_token=True))
+    admin = host.tokens.create("admin", ["host"], [], ["reload", "list_devices"], 3600)
+    camera_only = host.tokens.create("cams", ["cam1"], [], [], 3600)
+    w = await watcher_factory(mqtt_broker.port)
+    await host.bridge.connected.wait()
+
+    async def ask(command: str, body: dict) -> dict:
+        return await w.request(f"{B}/host/cmd/{command}", body)
+
+    assert (await ask("reload", {"id": "a"}))["error"]["code"] == "unauthorized"
+    denied = await ask("reload", {"id": "b", "token": camera_only})
+    assert denied["error"] == {"code": "unauthorized", "message": "token 'cams' does not cover device 'host'"}
+    assert (await ask("describe", {"id": "c", "token": admin}))["error"]["code"] == "unauthorized"
+    assert await ask("reload", {"id": "d", "token": admin}) == {"id": "d", "ok": True,
+                                                              "result": {"ok": True, "problems": []}}
+    listed = await ask("list_devices", {"id": "e", "token": admin})
+    assert [d["id"] for d in listed["result"]["devices"]] == ["cam1", "cam2"]
