@@ -13,7 +13,6 @@ from gemhost import __version__, logsetup
 from gemhost.cli_import import add_import_parser
 from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
-from gemhost.errors import CommandError
 from gemhost.plugins import Registry, load_registry, run_cli_hooks
 from gemhost.site import load_site
 from gemhost.siteyaml import SiteFileError
@@ -78,32 +77,21 @@ def parse_kv(pairs: list[str]) -> dict[str, Any]:
 
 
 async def _call(args: argparse.Namespace, registry: Registry) -> int:
-    from gemhost.host import Host
+    from gemhost.oneshot import run_one_shot
 
     try:
         call_args = parse_kv(args.args)
     except ValueError as exc:
         _print_json({"ok": False, "error": {"code": "invalid_args", "message": str(exc)}})
         return 1
-    host = Host(args.site, registry, mqtt=False, events=False)
-    try:
-        await host.start(only=[args.device])
-        runner = host.runners[args.device]
+
+    async def job(host: Any, runner: Any) -> Any:
         spec = host.schemas[runner.config.driver].commands.get(args.command)
         if spec is None or not spec.offline_ok:
             await runner.first_attempt.wait()
-        result = await host.call(args.device, args.command, call_args, token=args.token)
-    except CommandError as exc:
-        _print_json({"ok": False, "error": exc.as_dict()})
-        return 1
-    except SiteFileError as exc:
-        for problem in exc.problems:
-            print(problem.format(str(args.site)), file=sys.stderr)
-        return 1
-    finally:
-        await host.stop()
-    _print_json(result)
-    return 0
+        return await host.call(args.device, args.command, call_args, token=args.token)
+
+    return await run_one_shot(args.site, args.device, registry, job)
 
 
 async def _run(args: argparse.Namespace, registry: Registry) -> int:

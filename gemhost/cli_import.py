@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
-from gemhost.errors import CommandError
+from gemhost.errors import NOT_SUPPORTED, CommandError
 from gemhost.plugins import Registry
-from gemhost.siteyaml import SiteFileError
 
 
 def add_import_parser(sub: Any, registry: Registry) -> None:
@@ -40,36 +38,27 @@ def _import_command(schema: Any) -> tuple[str, str] | None:
 
 
 async def _import(args: argparse.Namespace, registry: Registry) -> int:
-    from gemhost.host import Host
+    from gemhost.oneshot import run_one_shot
 
     if not (args.all or args.new or args.codes):
         print("give --all, --new or at least one code", file=sys.stderr)
         return 2
     selection = ["new"] if args.new else ["all"] if args.all else list(args.codes)
-    host = Host(args.site, registry, mqtt=False, events=False)
-    try:
-        await host.start(only=[args.device])
-        runner = host.runners[args.device]
+
+    async def job(host: Any, runner: Any) -> Any:
         found = _import_command(host.schemas[runner.config.driver])
         if found is None:
-            print(f"driver {runner.config.driver} of {args.device} has no import command", file=sys.stderr)
-            return 1
+            raise CommandError(NOT_SUPPORTED, f"driver {runner.config.driver} of {args.device} "
+                               "has no import command")
         command, arg = found
         runner.progress_listeners.append(_print_progress)
         await runner.first_attempt.wait()
-        result = await host.call(args.device, command, {arg: selection})
-    except CommandError as exc:
-        print(json.dumps({"ok": False, "error": exc.as_dict()}, indent=2))
-        return 1
-    except SiteFileError as exc:
-        for problem in exc.problems:
-            print(problem.format(str(args.site)), file=sys.stderr)
-        return 1
-    finally:
-        await host.stop()
-    print(file=sys.stderr)
-    print(json.dumps(result, indent=2, default=str))
-    return 0
+        try:
+            return await host.call(args.device, command, {arg: selection})
+        finally:
+            print(file=sys.stderr)  # end the progress line
+
+    return await run_one_shot(args.site, args.device, registry, job)
 
 
 def _print_progress(done: int, total: int | None, what: str) -> None:

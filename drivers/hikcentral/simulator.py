@@ -28,7 +28,8 @@ from aiohttp import web
 from gemhost_drivers.hikcentral import signing
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES, code_for
 from gemhost_drivers.hikcentral.events import is_loopback
-from gemhost_drivers.hikcentral.selfsigned import SelfSignedTLS
+
+from gemhost.selfsigned import SelfSignedTLS
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class HikCentralSimulator:
         await self._runner.setup()
         ssl_context = None
         if self.https:
-            self._tls = SelfSignedTLS(self.host)
+            self._tls = SelfSignedTLS(self.host, "gemhost HikCentral simulator")
             ssl_context = self._tls.context
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()

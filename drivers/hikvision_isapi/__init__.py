@@ -2,5 +2,5 @@
 
 Modules: channels (ddss ids), xml (defusedxml readers), client (HTTP, auth, error text),
 events (alertStream framing), debounce (start/quiet-end), driver, simulator (+ sim_auth,
-sim_tls, jpeg), plugin (gemhost hooks).
+jpeg), plugin (gemhost hooks).
 """

@@ -17,17 +17,17 @@ import contextlib
 import datetime as dt
 import json
 import ssl
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
 
+from gemhost.selfsigned import SelfSignedTLS
+
 from . import xml as isapi_xml
 from .jpeg import grey_jpeg
 from .sim_auth import AuthState, User
 from .sim_fixture import unparse
-from .sim_tls import self_signed_context
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 BOUNDARY = "boundary"
@@ -94,7 +94,7 @@ class IsapiSimulator:
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
-        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._tls: SelfSignedTLS | None = None
         self._no_answer = asyncio.Event()
 
     # ------------------------------------------------------------ protocol
@@ -128,8 +128,8 @@ class IsapiSimulator:
         await self._runner.setup()
         ctx: ssl.SSLContext | None = None
         if self.https:
-            self._tmp = tempfile.TemporaryDirectory(prefix="isapi-sim-")
-            ctx = self_signed_context(Path(self._tmp.name))
+            self._tls = SelfSignedTLS(self.host, "gemhost ISAPI simulator")
+            ctx = self._tls.context
         self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ctx)
         await self._site.start()
         server = self._site._server
@@ -156,9 +156,9 @@ class IsapiSimulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        if self._tls is not None:
+            self._tls.cleanup()
+            self._tls = None
 
     @property
     def url(self) -> str:

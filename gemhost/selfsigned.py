@@ -1,6 +1,9 @@
-"""A throwaway self-signed certificate for the simulator's HTTPS, as HikCentral ships with one.
+"""Throw-away self-signed certificates for the vendor simulators' HTTPS.
 
-Generated with ``cryptography`` at start so no key material lives in the repository.
+Real cameras, NVRs and HikCentral servers ship self-signed certificates, which is why the
+drivers tolerate them by default; the simulators reproduce exactly that. Generated with
+``cryptography`` at start, so no key material lives in the repository. Shared by every
+simulator (third-party ones included).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def write_self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+def write_self_signed(folder: Path, host: str = "127.0.0.1", common_name: str = "gemhost simulator",
+                      ) -> tuple[Path, Path]:
     """Write cert.pem and key.pem for ``host`` (plus localhost) into ``folder``."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gemhost HikCentral simulator")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     moment = dt.datetime.now(dt.UTC)
     alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
     try:
@@ -46,9 +50,9 @@ def write_self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path
 class SelfSignedTLS:
     """Owns a temporary folder with the certificate; ``context`` is the server SSL context."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="gemhost-hcp-tls-")
-        self.cert_file, key_file = write_self_signed(Path(self._tmp.name), host)
+    def __init__(self, host: str = "127.0.0.1", common_name: str = "gemhost simulator") -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="gemhost-sim-tls-")
+        self.cert_file, key_file = write_self_signed(Path(self._tmp.name), host, common_name)
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(self.cert_file, key_file)
 
