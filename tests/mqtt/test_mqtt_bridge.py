@@ -135,9 +135,9 @@ async def test_slow_device_does_not_block_others(mqtt_broker, host_factory, watc
     assert (await held) == {"id": "held", "ok": True, "result": {"released": True}}
 
 
+@pytest.mark.parametrize("mqtt_broker", [pytest.param("mosquitto", marks=pytest.mark.mosquitto)], indirect=True)
 async def test_mqtt5_response_topic_and_correlation(mqtt_broker, host_factory, watcher_factory):
-    if mqtt_broker.kind != "mosquitto":
-        pytest.skip("amqtt speaks MQTT 3.1.1 only; the bridge's fallback is tested by every amqtt test")
+    """MQTT 5 needs mosquitto: amqtt speaks 3.1.1 only (its fallback is the next test)."""
     host = await host_factory(site_for(mqtt_broker))
     await host.bridge.connected.wait()
     assert host.bridge.protocol == aiomqtt.ProtocolVersion.V5
@@ -239,10 +239,9 @@ async def test_embedded_broker(host_factory, watcher_factory):
     assert host.bridge.broker._broker is None
 
 
+@pytest.mark.parametrize("mqtt_broker", ["amqtt"], indirect=True)
 async def test_falls_back_to_mqtt311(mqtt_broker, host_factory, watcher_factory):
     """A 3.1.1-only broker (amqtt) gets an MQTT 5 probe first, then 3.1.1; commands work."""
-    if mqtt_broker.kind != "amqtt":
-        pytest.skip("needs a 3.1.1-only broker")
     host = await host_factory(site_yaml(mqtt_broker.url, protocol="auto"))
     await host.bridge.connected.wait()
     assert host.bridge.protocol == aiomqtt.ProtocolVersion.V311
