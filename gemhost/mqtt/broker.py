@@ -11,8 +11,23 @@ import logging
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.session import Session
 
 log = logging.getLogger("gemhost.mqtt.broker")
+
+
+class _OwnSubscriptionsBroker(Broker):
+    """amqtt with one fix: on every CONNECT, amqtt 0.12 sends the new client the retained
+    messages of *every* subscription in the broker, its own or not. A short-lived client
+    (``mosquitto_pub``) then sits behind dozens of unsolicited retained messages, and the
+    command it published is lost when it disconnects; here a session only gets the retained
+    messages of filters it subscribed to itself, as MQTT 3.1.1 (section 3.3.1.3) says."""
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                          session: Session) -> None:
+        subscribers = self._subscriptions.get(subscription[0], [])
+        if any(subscriber is session for subscriber, _qos in subscribers):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
 
 
 class EmbeddedBroker:
@@ -34,7 +49,7 @@ class EmbeddedBroker:
         }
 
     async def start(self) -> None:
-        broker = Broker(self._config())
+        broker = _OwnSubscriptionsBroker(self._config())
         await broker.start()
         self._broker = broker
         server = broker._servers["default"]  # amqtt exposes no public accessor for the bound port
