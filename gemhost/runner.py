@@ -110,7 +110,7 @@ class DeviceRunner:
     def start(self) -> None:
         for zone in self.zone_states:
             self._publish_zone(zone)
-        self._set_status(self.state.status, None)
+        self._set_status(self.state.status, None, force=True)
         self._tasks.append(asyncio.create_task(self._liveness(), name=f"liveness:{self.config.id}"))
 
     async def stop(self) -> None:
@@ -163,9 +163,10 @@ class DeviceRunner:
                         self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
                 self._auth_failures = 0
                 backoff.reset()
-                if info is not None:
+                info_changed = info is not None and info.as_dict() != self.state.info.as_dict()
+                if info_changed:
                     self.state.info = info
-                self._set_status(ONLINE, None)
+                self._set_status(ONLINE, None, force=info_changed)
             except asyncio.CancelledError:
                 raise
             except AuthError as exc:
@@ -225,16 +226,17 @@ class DeviceRunner:
 
     # ------------------------------------------------------------ state
 
-    def _set_status(self, status: str, error: str | None) -> None:
+    def _set_status(self, status: str, error: str | None, *, force: bool = False) -> None:
+        """Record a liveness result; publish only what changed (a steady poll is silent)."""
         changed = status != self.state.status
         if changed:
             self.state.since = now()
-        if changed or error != self.state.last_error:
-            if changed:
-                self.log.info("%s is %s%s", self.config.id, status, f": {error}" if error else "")
+            self.log.info("%s is %s%s", self.config.id, status, f": {error}" if error else "")
+        error = error if status != ONLINE else None
+        if changed or force or error != self.state.last_error:
             self.state.status = status
-            self.state.last_error = error if status != ONLINE else None
-        self.bus.publish(DeviceStateChanged(self.config.id, self.state))
+            self.state.last_error = error
+            self.bus.publish(DeviceStateChanged(self.config.id, self.state))
 
     def _publish_zone(self, zone: str) -> None:
         self.bus.publish(ZoneStateChanged(self.config.id, zone, self.zone_states[zone]))

@@ -41,6 +41,7 @@ def registry(plugin_path: Path) -> Registry:
 
     driver.BEHAVIOUR.clear()
     driver.CONNECTS.clear()
+    driver.POLLS.clear()
     driver.CLOSED.clear()
     return load_registry()
 

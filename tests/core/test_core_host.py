@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gemhost import errors
-from gemhost.bus import EventRaised, SiteApplied, ZoneStateChanged
+from gemhost.bus import DeviceStateChanged, EventRaised, SiteApplied, ZoneStateChanged
 from gemhost.errors import CommandError
 from gemhost.host import Host
 from gemhost.model import AUTH_FAILED, OFFLINE, ONLINE, STOPPED
@@ -55,6 +55,19 @@ async def test_liveness_transitions_offline_and_back(host, demo, wait_until):
     demo.BEHAVIOUR["cam1"] = "ok"
     await wait_until(lambda: runner.state.status == ONLINE)
     assert runner.state.last_error is None
+
+
+async def test_steady_polls_publish_nothing_new(host, demo, wait_until):
+    runner = host.runners["cam1"]
+    await wait_until(lambda: runner.state.status == ONLINE)
+    seen = []
+    host.bus.subscribe(lambda m: seen.append(m) if isinstance(m, DeviceStateChanged) else None)
+    polls = demo.POLLS["cam1"]
+    await wait_until(lambda: demo.POLLS["cam1"] >= polls + 3)
+    assert [m for m in seen if m.device == "cam1"] == []
+    demo.BEHAVIOUR["cam1"] = "down"
+    await wait_until(lambda: any(m.device == "cam1" for m in seen))
+    assert seen[-1].state.status == OFFLINE
 
 
 async def test_hanging_device_is_isolated(host, demo, wait_until):

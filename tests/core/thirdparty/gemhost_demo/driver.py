@@ -14,6 +14,7 @@ from gemhost.model import DeviceInfo, Event, ZoneConfig
 BEHAVIOUR: dict[str, str] = defaultdict(lambda: "ok")
 """device id -> ok | down | hang | auth | crash"""
 CONNECTS: dict[str, int] = defaultdict(int)
+POLLS: dict[str, int] = defaultdict(int)
 CLOSED: list[str] = []
 
 
@@ -27,6 +28,7 @@ class DemoDriver(Driver):
         return await self._answer()
 
     async def poll(self) -> DeviceInfo:
+        POLLS[self.device.id] += 1
         return await self._answer()
 
     async def _answer(self) -> DeviceInfo:
