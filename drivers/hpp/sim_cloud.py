@@ -133,7 +133,10 @@ class Cloud:
             "requests": 0,
         }
         self.picture_base = ""
-        self._ids = itertools.count(1)
+        # Message ids are unique across simulator runs, as the cloud's are: consumers persist
+        # the ids they published to suppress duplicates, and a counter restarting at 1 would
+        # make a restarted demo's first alarms look like repeats.
+        self._ids = itertools.count(secrets.randbelow(10**9) * 1000 + 1)
         self._wakeup: asyncio.Event | None = None
         if seed:
             self.seed()
@@ -322,7 +325,7 @@ class Cloud:
         force: bool = False,
     ) -> str:
         """Queue a message if the device's events are subscribed (``force`` for devicedeleted)."""
-        msg_id = f"msg-{next(self._ids):08d}"
+        msg_id = f"msg-{next(self._ids):012d}"
         if not (dev.subscribed or force):
             return msg_id
         message = {

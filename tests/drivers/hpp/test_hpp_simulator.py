@@ -90,3 +90,13 @@ def test_plugin_registers_driver_simulator_and_cli():
     assert drivers == [HppDriver] and sims == [("hpp", HppSimulator)]
     assert parser.parse_args(["hpp", "unbind", "site.yaml", "hpp1"]).device == "hpp1"
     assert HppDriver.name == "hpp" and HppDriver.schema_path.name == "hpp.yaml"
+
+
+def test_message_ids_are_unique_across_simulator_runs():
+    """Consumers persist published ids to suppress duplicates; a restarted simulator must not
+    reuse the previous run's ids, or a restarted demo's first alarms would be dropped."""
+    first, second = HppSimulator(), HppSimulator()
+    ids_first = {first.event("Q10000001", "VMD") for _ in range(5)}
+    ids_second = {second.event("Q10000001", "VMD") for _ in range(5)}
+    assert len(ids_first) == len(ids_second) == 5
+    assert not ids_first & ids_second
