@@ -46,7 +46,6 @@ class DeviceRunner:
     def __init__(self, config: DeviceConfig, entry: DriverEntry, host_cfg: HostConfig, bus: Bus,
                  site_path: Path | None, add_zones: AddZones | None = None, *, events: bool = True) -> None:
         self.config = config
-        self.device = config
         self.entry = entry
         self.host_cfg = host_cfg
         self.bus = bus
@@ -65,7 +64,17 @@ class DeviceRunner:
         self.progress_listeners: list[Callable[[int, int | None, str], None]] = []
         self.first_attempt = asyncio.Event()
         """Set once the first connect attempt finished, either way (``gemhost call`` waits on it)."""
-        self.driver = entry.cls(self)
+        self.init_error: str | None = None
+        try:
+            self.driver = entry.cls(self)
+        except Exception as exc:  # a driver that cannot even be built fails this device only
+            self.init_error = f"driver could not start: {one_line(exc)}"
+            self.driver = None
+
+    @property
+    def device(self) -> DeviceConfig:
+        """The DeviceContext view of the configuration (always the current one)."""
+        return self.config
 
     # ------------------------------------------------------------ DeviceContext
 
@@ -110,6 +119,11 @@ class DeviceRunner:
     def start(self) -> None:
         for zone in self.zone_states:
             self._publish_zone(zone)
+        if self.driver is None:
+            self.log.error("%s: %s", self.config.id, self.init_error)
+            self._set_status(OFFLINE, self.init_error, force=True)
+            self.first_attempt.set()
+            return
         self._set_status(self.state.status, None, force=True)
         self._tasks.append(asyncio.create_task(self._liveness(), name=f"liveness:{self.config.id}"))
 
@@ -124,7 +138,8 @@ class DeviceRunner:
         self._tasks.clear()
         try:
             async with asyncio.timeout(self.host_cfg.shutdown_timeout):
-                await self.driver.close()
+                if self.driver is not None:
+                    await self.driver.close()
         except Exception as exc:
             self.log.warning("close failed: %s", one_line(exc))
         self._connected = False
@@ -132,13 +147,15 @@ class DeviceRunner:
 
     async def apply_zones(self, config: DeviceConfig) -> None:
         """Take a new zone list without reconnecting: imports must not drop the device."""
-        self.config = self.device = self.driver.device = config
+        self.config = config
+        if self.driver is not None:
+            self.driver.device = config
         old = self.zone_states
         self.zone_states = {z.id: old.get(z.id) or {"name": z.name, "active": {}} for z in config.zones.values()}
         for zone in config.zones.values():
             self.zone_states[zone.id]["name"] = zone.name
             self._publish_zone(zone.id)
-        if not self.state.online:
+        if not self.state.online or self.driver is None:
             return  # the next successful connect publishes everything anyway
         try:
             async with asyncio.timeout(self.host_cfg.command_timeout):
@@ -201,6 +218,8 @@ class DeviceRunner:
 
     async def call(self, command: Command, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
         """Run one validated command under the device's concurrency limit and timeout."""
+        if self.driver is None:
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id}: {self.init_error}")
         if not command.offline_ok and not self.state.online:
             reason = f": {self.state.last_error}" if self.state.last_error else ""
             raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")

@@ -85,6 +85,19 @@ async def test_crashing_driver_is_isolated(host, demo, wait_until):
     assert host.runners["cam1"].state.status == ONLINE
 
 
+async def test_driver_that_cannot_be_built_fails_only_its_device(write_site, registry, demo, wait_until):
+    demo.BEHAVIOUR["cam1"] = "init_crash"
+    async with Host(write_site(SITE), registry, mqtt=False) as host:
+        await wait_until(lambda: host.runners["cam2"].state.status == ONLINE)
+        broken = host.runners["cam1"]
+        assert broken.state.status == OFFLINE
+        assert broken.state.last_error == "driver could not start: unsupported firmware family"
+        with pytest.raises(CommandError) as info:
+            await host.call("cam1", "echo", {"text": "x"})
+        assert info.value.code == errors.DEVICE_OFFLINE
+    assert broken.state.status == STOPPED
+
+
 async def test_auth_failures_stop_after_two_until_reload(write_site, registry, demo, wait_until):
     demo.BEHAVIOUR["cam1"] = "auth"
     path = write_site(SITE)

@@ -12,7 +12,7 @@ from gemhost.errors import AuthError, DeviceError, DeviceUnreachable
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 
 BEHAVIOUR: dict[str, str] = defaultdict(lambda: "ok")
-"""device id -> ok | down | hang | auth | crash"""
+"""device id -> ok | down | hang | auth | crash | init_crash"""
 CONNECTS: dict[str, int] = defaultdict(int)
 POLLS: dict[str, int] = defaultdict(int)
 CLOSED: list[str] = []
@@ -22,6 +22,11 @@ class DemoDriver(Driver):
     name = "demo"
     version = "1.2.3"
     schema_path = Path(__file__).with_name("demo.yaml")
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        if BEHAVIOUR[self.device.id] == "init_crash":
+            raise ValueError("unsupported firmware family")
 
     async def connect(self) -> DeviceInfo:
         CONNECTS[self.device.id] += 1
