@@ -13,6 +13,7 @@ from gemhost import __version__, logsetup
 from gemhost.cli_import import add_import_parser
 from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
+from gemhost.errors import StartupError, one_line
 from gemhost.plugins import Registry, load_registry, run_cli_hooks
 from gemhost.site import load_site
 from gemhost.siteyaml import SiteFileError
@@ -103,6 +104,10 @@ async def _run(args: argparse.Namespace, registry: Registry) -> int:
     except SiteFileError as exc:
         for problem in exc.problems:
             print(problem.format(str(args.site)), file=sys.stderr)
+        await host.stop()
+        return 1
+    except (StartupError, OSError) as exc:
+        print(f"{args.site}: {one_line(exc)}", file=sys.stderr)
         await host.stop()
         return 1
     await host.run_forever()

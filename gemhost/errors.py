@@ -36,6 +36,10 @@ class InvalidArgs(DriverError):
     """A command argument broke a rule the schema cannot express (the message names it)."""
 
 
+class StartupError(Exception):
+    """The host cannot start (e.g. the embedded broker's port is taken); one line for users."""
+
+
 # Stable error codes of the command protocol (documented in docs/mqtt.md).
 BAD_REQUEST = "bad_request"
 UNKNOWN_DEVICE = "unknown_device"

@@ -101,12 +101,16 @@ class Host:
             if missing:
                 raise CommandError(errors.UNKNOWN_DEVICE, f"no device {missing[0]!r} in "
                                    f"{self.site_path.name} (devices: {', '.join(self.site.devices) or 'none'})")
-        await self._start_simulators(self.site)
-        self.bus.subscribe(self._log_message)
-        if self._mqtt_enabled:
-            bridge_module = importlib.import_module("gemhost.mqtt.bridge")
-            self.bridge = bridge_module.MqttBridge(self)
-            await self.bridge.start()
+        try:
+            await self._start_simulators(self.site)
+            self.bus.subscribe(self._log_message)
+            if self._mqtt_enabled:
+                bridge_module = importlib.import_module("gemhost.mqtt.bridge")
+                self.bridge = bridge_module.MqttBridge(self)
+                await self.bridge.start()
+        except BaseException:
+            await self.stop()  # release the simulators' ports: nothing half-started stays up
+            raise
         for config in self.site.devices.values():
             if only is None or config.id in only:
                 self._start_device(config)

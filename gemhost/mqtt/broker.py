@@ -11,7 +11,10 @@ import logging
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.errors import BrokerError
 from amqtt.session import Session
+
+from gemhost.errors import StartupError
 
 log = logging.getLogger("gemhost.mqtt.broker")
 
@@ -50,7 +53,13 @@ class EmbeddedBroker:
 
     async def start(self) -> None:
         broker = _OwnSubscriptionsBroker(self._config())
-        await broker.start()
+        try:
+            await broker.start()
+        except BrokerError as exc:
+            reason = str(exc.__cause__ or exc).split(": ")[-1]
+            raise StartupError(f"cannot start the embedded MQTT broker on {self.host}:{self.requested_port}: "
+                               f"{reason} (another broker running? set mqtt.embedded.port, or point "
+                               "mqtt.broker at it)") from None
         self._broker = broker
         server = broker._servers["default"]  # amqtt exposes no public accessor for the bound port
         self.port = server.instance.sockets[0].getsockname()[1]

@@ -240,3 +240,30 @@ async def test_add_zones_round_trips_the_site_file(write_site, registry, wait_un
         runner = host.runners["cam2"]
         assert "porch_cam" in runner.config.zones and runner.state.online  # no reconnect for an import
         assert runner.driver.device.zones["porch_cam"].attributes == {"channel": 4}
+
+
+async def test_taken_broker_port_is_a_clear_startup_error_and_frees_everything(write_site, registry):
+    import socket
+
+    from gemhost.errors import StartupError
+    from gemhost.testing import free_port
+
+    sim_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        broker_port = taken.getsockname()[1]
+        path = write_site(f"""
+        site: {{id: home}}
+        mqtt: {{broker: embedded, embedded: {{host: 127.0.0.1, port: {broker_port}}}}}
+        simulators:
+          - {{driver: hikvision_isapi, port: {sim_port}}}
+        devices: []
+        """)
+        host = Host(path, registry)
+        with pytest.raises(StartupError) as info:
+            await host.start()
+    assert str(info.value).startswith(f"cannot start the embedded MQTT broker on 127.0.0.1:{broker_port}: ")
+    assert "address already in use" in str(info.value)
+    with socket.socket() as again:  # the simulator started before the broker was stopped again
+        again.bind(("127.0.0.1", sim_port))
