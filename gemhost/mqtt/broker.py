@@ -19,6 +19,15 @@ from gemhost.errors import StartupError
 log = logging.getLogger("gemhost.mqtt.broker")
 
 
+def _not_startup_traceback(record: logging.LogRecord) -> bool:
+    """amqtt logs a traceback when its listener cannot bind; the host reports that itself
+    in one line (StartupError), so the traceback is dropped."""
+    return record.getMessage() != "Broker startup failed"
+
+
+logging.getLogger("amqtt.broker").addFilter(_not_startup_traceback)
+
+
 class _OwnSubscriptionsBroker(Broker):
     """amqtt with one fix: on every CONNECT, amqtt 0.12 sends the new client the retained
     messages of *every* subscription in the broker, its own or not. A short-lived client
