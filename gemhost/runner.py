@@ -227,9 +227,14 @@ class DeviceRunner:
         async with self._semaphore:
             try:
                 async with asyncio.timeout(timeout):
-                    return await self.driver.command(command.name, args, zone)
+                    result = await self.driver.command(command.name, args, zone)
+                self._auth_failures = 0
+                return result
             except CommandError:
                 raise
+            except AuthError as exc:
+                self._command_refused(exc)
+                raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
             except TimeoutError:
                 raise CommandError(errors.TIMEOUT, f"device {self.config.id} did not finish "
                                    f"{command.name} within {timeout:g}s") from None
@@ -242,6 +247,19 @@ class DeviceRunner:
             except Exception as exc:
                 self.log.exception("driver failed running %s", command.name)
                 raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
+
+    def _command_refused(self, exc: AuthError) -> None:
+        """A login refused during a command counts like one refused by a poll: the device
+        goes offline (later commands fail fast instead of each costing a failed login) and
+        two in a row park it in auth_failed, liveness loop included."""
+        self._auth_failures += 1
+        if self._auth_failures >= AUTH_FAILURE_LIMIT:
+            for task in self._tasks:
+                task.cancel()
+            self._set_status(AUTH_FAILED, f"{one_line(exc)} (not retried until the site is reloaded, "
+                             "to avoid locking the account)")
+        else:
+            self._set_status(OFFLINE, one_line(exc))
 
     # ------------------------------------------------------------ state
 

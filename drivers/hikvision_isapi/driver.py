@@ -131,11 +131,13 @@ class IsapiDriver(Driver):
         if not self.attrs.get("events", True):
             return
         backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
+        refusals = 0
         while True:
             await self._auth_ok.wait()
             got_traffic = False
             try:
                 async with self.client.stream(ALERT_STREAM) as resp:
+                    refusals = 0
                     self._set_stream_state("connected")
                     got_traffic = await self._consume(resp)
                     self.log.info("alertStream ended; reconnecting")
@@ -144,6 +146,14 @@ class IsapiDriver(Driver):
                 self._set_stream_state("unsupported")
                 return
             except AuthError as exc:
+                refusals += 1
+                if refusals >= 2:
+                    # Refused again although deviceInfo accepted the same login in between: the
+                    # account lacks the event right. Retrying would only feed the lockout counter.
+                    self.log.warning("event stream refused twice while the login works: the account "
+                                     "may not subscribe to events; not retrying until reload (%s)", exc)
+                    self._set_stream_state("forbidden")
+                    return
                 self.log.warning("event stream refused (waiting for a good login): %s", exc)
                 self._auth_ok.clear()
                 self._set_stream_state("auth_failed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gemhost import errors
@@ -116,6 +118,27 @@ async def test_auth_failures_stop_after_two_until_reload(write_site, registry, d
         assert await host.reload() == []
         await wait_until(lambda: host.runners["cam1"].state.status == ONLINE)
         assert demo.CONNECTS["cam1"] == 3
+
+
+async def test_refused_logins_in_commands_count_toward_the_lockout_guard(host, demo, wait_until):
+    runner = host.runners["cam1"]
+    await wait_until(lambda: runner.state.online)
+    with pytest.raises(CommandError) as info:
+        await host.call("cam1", "login", {})
+    assert info.value.code == errors.DEVICE_ERROR and "password changed" in info.value.message
+    assert runner.state.status == OFFLINE  # later commands fail fast instead of each logging in
+    with pytest.raises(CommandError) as info:
+        await host.call("cam1", "echo", {"text": "x"})
+    assert info.value.code == errors.DEVICE_OFFLINE
+    await wait_until(lambda: runner.state.online)  # the next good poll clears it
+    # Two refusals in a row (here: two commands at once) park the device, liveness included.
+    results = await asyncio.gather(host.call("cam1", "login", {}), host.call("cam1", "login", {}),
+                                   return_exceptions=True)
+    assert [r.code for r in results] == [errors.DEVICE_ERROR, errors.DEVICE_ERROR]
+    assert runner.state.status == AUTH_FAILED
+    polls, other = demo.POLLS["cam1"], demo.POLLS["cam2"]
+    await wait_until(lambda: demo.POLLS["cam2"] >= other + 3)  # several poll intervals go by
+    assert demo.POLLS["cam1"] == polls and runner.state.status == AUTH_FAILED
 
 
 async def test_commands_are_validated_against_the_schema(host, wait_until):

@@ -476,3 +476,24 @@ async def test_heartbeat_does_not_end_a_real_video_loss(sim, driver_factory):
         assert ctx.events[1].data["ended_by"] == "quiet_time"
     finally:
         task.cancel()
+
+
+async def test_stream_refused_twice_while_login_works_is_not_retried(sim, driver_factory, caplog):
+    """An account that may read deviceInfo but not subscribe: after a refusal, a good poll,
+    and a second refusal, the stream gives up instead of adding a failed login per poll."""
+    drv, ctx = driver_factory(make_device(sim))
+    attempts = []
+
+    def refused(path):
+        attempts.append(path)
+        raise AuthError("401 Unauthorized on alertStream")
+
+    drv.client.stream = refused
+    await drv.connect()
+    task = asyncio.create_task(drv.run_events())
+    await until(lambda: len(attempts) == 1)
+    await drv.poll()  # the login itself is fine
+    await asyncio.wait_for(task, 10)  # returns instead of retrying forever
+    assert len(attempts) == 2
+    assert ctx.infos[-1]["event_stream"] == "forbidden"
+    assert sum("refused twice" in r.getMessage() for r in caplog.records) == 1

@@ -77,5 +77,9 @@ class DemoDriver(Driver):
                                          "attributes": {"channel": args["channel"]}}])
         return {"added": ids}
 
+    async def cmd_login(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        await asyncio.sleep(0.05)
+        raise AuthError("401 Unauthorized: password changed on the device")
+
     async def cmd_status(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         return {"behaviour": BEHAVIOUR[self.device.id]}
