@@ -32,9 +32,9 @@ class Binding:
 
 
 def key_fingerprint(key: Secret | str) -> str:
-    """First 4 characters plus a SHA-256 prefix: enough to tell keys apart, useless to an attacker."""
+    """A SHA-256 prefix: enough to tell keys apart, and no character of the key itself."""
     plain = reveal(key)
-    return f"{plain[:4]}…{hashlib.sha256(plain.encode()).hexdigest()[:12]}"
+    return f"sha256:{hashlib.sha256(plain.encode()).hexdigest()[:12]}"
 
 
 def normalize_domain(domain: str) -> str:

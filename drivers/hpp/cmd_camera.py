@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gemhost_drivers.hpp.address import SUBSYSTEM, parse
 
-from gemhost.errors import DeviceError, InvalidArgs
+from gemhost.errors import DeviceError, InvalidArgs, one_line
 from gemhost.model import ZoneConfig
 
 if TYPE_CHECKING:
@@ -80,21 +80,52 @@ class CameraCommands:
         }
 
     async def _ptz(self: HppDriver, args: dict[str, Any], pan: int, tilt: int, zoom: int) -> dict[str, Any]:
+        """Continuous move (or stop); a ``duration`` stops it later in the background.
+
+        The command returns as soon as the move is sent: a long duration must not hold a command
+        slot or outlive the host's command timeout (which would cancel the stop)."""
         address = parse(args["address"])
         await self.device_row(address.serial, ENCODING)
         path = f"ISAPI/PTZCtrl/channels/{address.channel}/continuous"
+        moving = bool(pan or tilt or zoom)
+        self._schedule_stop(address.serial, address.channel, None)  # a new move supersedes it
         await self.client.transparent(address.serial, "PUT", path, xml=_ptz_xml(pan, tilt, zoom))
-        duration = args.get("duration")
-        if duration and (pan or tilt or zoom):
-            await asyncio.sleep(duration / 1000)
-            await self.client.transparent(address.serial, "PUT", path, xml=_ptz_xml())
+        duration = args.get("duration") if moving else None
+        self._schedule_stop(address.serial, address.channel, duration)
         return {
             "address": str(address),
             "pan": pan,
             "tilt": tilt,
             "zoom": zoom,
-            "stopped": bool(duration) or not (pan or tilt or zoom),
+            "stopped": not moving,
+            "stop_after_ms": duration,
         }
+
+    def _schedule_stop(self: HppDriver, serial: str, channel: int, duration_ms: int | None) -> None:
+        """Cancel the channel's pending stop; with a duration, send a stop after it (a driver task)."""
+        key = f"{serial}:{channel}"
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        if not duration_ms:
+            return
+        path = f"ISAPI/PTZCtrl/channels/{channel}/continuous"
+
+        async def stop_later() -> None:
+            try:
+                await asyncio.sleep(duration_ms / 1000)
+                await self.client.transparent(serial, "PUT", path, xml=_ptz_xml())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the move already ran: report, never raise
+                self.log.warning(
+                    "PTZ stop after %d ms on %s:%d failed: %s", duration_ms, serial, channel, one_line(exc)
+                )
+            finally:
+                if self._timers.get(key) is asyncio.current_task():
+                    del self._timers[key]
+
+        self._timers[key] = asyncio.create_task(stop_later(), name=f"hpp-ptz-stop:{key}")
 
     async def cmd_ptz_pan_tilt(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
@@ -113,6 +144,7 @@ class CameraCommands:
         address = parse(args["address"])
         await self.device_row(address.serial, ENCODING)
         preset = int(args["preset"])
+        self._schedule_stop(address.serial, address.channel, None)  # a late stop would halt the preset move
         await self.client.transparent(
             address.serial, "PUT", f"ISAPI/PTZCtrl/channels/{address.channel}/presets/{preset}/goto"
         )

@@ -55,6 +55,8 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
         self.panel_status: dict[str, dict[str, Any]] = {}
         self._seen: SeenIds | None = None
         self._authorized = asyncio.Event()
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        """Pending PTZ stops (``duration``) by channel; cancelled by :meth:`close`."""
 
     def __repr__(self) -> str:
         return f"HppDriver(device={self.device.id!r}, client={self.client!r})"
@@ -83,9 +85,17 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
 
     async def poll(self) -> DeviceInfo:
         await self.refresh()
+        # The cloud took the token again: resume an event loop a rejected key had paused (the
+        # host connects once, then only polls).
+        self._authorized.set()
         return self.info()
 
     async def close(self) -> None:
+        timers = list(self._timers.values())
+        self._timers.clear()
+        for task in timers:
+            task.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
         try:
             await self.client.close()
         except Exception as exc:  # noqa: BLE001 - close must not raise
@@ -241,8 +251,9 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
             return
         failures = 0
         while True:
-            # After a rejected key the loop waits for the host's next successful connect instead
-            # of asking for tokens itself: the host owns the back-off that protects the account.
+            # After a rejected key the loop waits for the host's next successful connect or poll
+            # instead of asking for tokens itself: the host owns the back-off that protects the
+            # account.
             await self._authorized.wait()
             try:
                 await self.pull_once()
@@ -252,7 +263,9 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
             except AuthError as exc:
                 self._authorized.clear()
                 self.log.warning(
-                    "HPP refused the credentials (%s); events wait for a reconnect", one_line(exc)
+                    "HPP refused the credentials (%s); events wait until the host's next status "
+                    "poll is accepted",
+                    one_line(exc),
                 )
             except Exception as exc:  # noqa: BLE001 - any failure: back off and pull again
                 failures += 1

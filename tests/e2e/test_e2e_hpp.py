@@ -326,7 +326,7 @@ async def test_key_and_aksk_modes_come_online(site, sims, watchers, state_dir, c
         assert zone["online"] is True and zone["device_type"] == "encoding" and zone["source"] == "hpp"
     names = ("hpp_key", "hpp_ak32", "hpp_ak10")
     bound = {d: json.loads((state_dir / d / binding.FILE_NAME).read_text()) for d in names}
-    assert bound["hpp_key"]["access_mode"] == "key" and bound["hpp_key"]["key_id"].startswith(KEY[:4])
+    assert bound["hpp_key"]["access_mode"] == "key" and bound["hpp_key"]["key_id"] == binding.key_fingerprint(KEY)
     assert bound["hpp_ak32"] == {"access_mode": "aksk", "key_id": AK32, "domain": cloud.url}
     assert bound["hpp_ak10"] == {"access_mode": "aksk", "key_id": AK10, "domain": arc.url}
     assert cloud.cloud.counters["tokens_issued"] >= 2 and arc.cloud.counters["tokens_issued"] >= 1
@@ -350,6 +350,7 @@ def test_check_rejects_a_12_character_access_key(tmp_path, state_dir, capsys):
     err = capsys.readouterr().err
     line = next(n for n, row in enumerate(text.splitlines(), 1) if "access_key:" in row)
     assert f"site.yaml:{line} devices[{DEV}].attributes.access_key: must be 10 or 32 characters long, got 12" in err
+    assert "(10 characters: the ARC ID of an alarm-receiving-centre account; 32: the Access Key issued" in err
     assert "1 problem(s)" in err and SK10 not in err
 
 
@@ -360,14 +361,14 @@ async def test_binding_lock_refuses_a_changed_key_until_unbind(site, sims, watch
     w = await watchers()
     host = await site.start()
     await online(w)
-    assert json.loads((state_dir / DEV / binding.FILE_NAME).read_text())["key_id"].startswith(KEY[:4])
+    assert json.loads((state_dir / DEV / binding.FILE_NAME).read_text())["key_id"] == binding.key_fingerprint(KEY)
 
     # The installer regenerates the account's key in HPP and edits the site file.
     sim.cloud.key = NEW_KEY
     site.write([hpp_device(DEV, sim.url, {"cam": f"{NVR}:1"}, key=SecretRef("hpp_key", NEW_KEY))])
     tokens = sim.cloud.counters["token_requests"]
     reply = await ok(w, "reload", {}, device="host")
-    assert reply == {"ok": True, "problems": []}
+    assert reply == {"ok": True, "problems": [], "restart_required": []}
     refused = await w.wait_json(f"{B}/{DEV}/state", lambda d: "cannot be changed once saved" in (d["last_error"] or ""))
     assert refused["online"] is False and refused["status"] == "offline"
     assert "gemhost hpp unbind SITE DEVICE" in refused["last_error"]
@@ -382,7 +383,7 @@ async def test_binding_lock_refuses_a_changed_key_until_unbind(site, sims, watch
     assert not (state_dir / DEV / binding.FILE_NAME).exists()
     state = await online(w, since=refused_at)
     assert state["last_error"] is None
-    assert json.loads((state_dir / DEV / binding.FILE_NAME).read_text())["key_id"].startswith(NEW_KEY[:4])
+    assert json.loads((state_dir / DEV / binding.FILE_NAME).read_text())["key_id"] == binding.key_fingerprint(NEW_KEY)
     assert run_cli(["hpp", "unbind", str(path), "nobody"]) == 1
     assert_no_secret([KEY, NEW_KEY], [w], caplog)
 
@@ -609,12 +610,14 @@ async def test_every_command_changes_the_simulator(site, sims, watchers, caplog)
     await run("ptz_pan_tilt", {"zone": "ptz", "pan": 40, "tilt": -10})
     assert ptz()[-1] == {"channel": 1, "pan": 40, "tilt": -10, "zoom": 0}
     result = await run("ptz_pan_tilt", {"zone": "ptz", "pan": -25, "tilt": 5, "duration": 30})
-    assert result["stopped"] is True
-    assert ptz()[-2:] == [{"channel": 1, "pan": -25, "tilt": 5, "zoom": 0},
-                          {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0}]
-    await run("ptz_zoom", {"zone": "ptz", "zoom": 60})
+    assert result["stopped"] is False and result["stop_after_ms"] == 30  # answered at once
+    await until(lambda: ptz()[-1] == {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0}, "the stop after 30 ms")
+    assert ptz()[-2] == {"channel": 1, "pan": -25, "tilt": 5, "zoom": 0}
+    # a duration longer than the host's 10 s command timeout: answered at once, not timed out
+    result = await run("ptz_zoom", {"zone": "ptz", "zoom": 60, "duration": 60000})
+    assert result["stop_after_ms"] == 60000
     assert ptz()[-1] == {"channel": 1, "pan": 0, "tilt": 0, "zoom": 60}
-    await run("ptz_stop", {"zone": "ptz"})
+    await run("ptz_stop", {"zone": "ptz"})  # replaces the pending stop
     assert ptz()[-1] == {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0}
     await run("ptz_preset", {"zone": "ptz", "preset": 7})
     assert ptz()[-1] == {"channel": 1, "preset": 7}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 
@@ -33,6 +34,13 @@ async def connected(make_driver):
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     return driver, ctx
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    """Wait for a condition (a bound on waiting, not a timing assertion)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
 
 
 async def run(driver, hpp, command: str, values: dict):
@@ -128,7 +136,8 @@ async def test_ptz_commands(connected, hpp, sim):
     driver, _ = connected
     await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": -40, "tilt": 25})
     await run(driver, hpp, "ptz_zoom", {"address": "Q10000002", "zoom": 60, "duration": 20})
-    await run(driver, hpp, "ptz_stop", {"address": "Q10000002"})
+    await until(lambda: len(sim.cloud.devices["Q10000002"].ptz) == 3)
+    stopped = await run(driver, hpp, "ptz_stop", {"address": "Q10000002"})
     await run(driver, hpp, "ptz_preset", {"address": "Q10000002", "preset": 7})
     assert sim.cloud.devices["Q10000002"].ptz == [
         {"channel": 1, "pan": -40, "tilt": 25, "zoom": 0},
@@ -137,6 +146,51 @@ async def test_ptz_commands(connected, hpp, sim):
         {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0},  # ptz_stop
         {"channel": 1, "preset": 7},
     ]
+    assert stopped["stopped"] is True and stopped["stop_after_ms"] is None
+
+
+async def test_ptz_duration_returns_at_once_and_stops_in_the_background(connected, hpp, sim):
+    driver, _ = connected
+    moves = sim.cloud.devices["Q10000002"].ptz
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": 30, "tilt": 0, "duration": 100})
+    assert result["stopped"] is False and result["stop_after_ms"] == 100
+    # answered with the stop still pending (the old code slept inside the command)
+    assert moves == [{"channel": 1, "pan": 30, "tilt": 0, "zoom": 0}] and len(driver._timers) == 1
+    await until(lambda: len(moves) == 2)
+    assert loop.time() - started >= 0.1
+    assert moves[-1] == {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0}
+    assert driver._timers == {}
+
+
+async def test_a_new_ptz_command_replaces_the_pending_stop(connected, hpp, sim):
+    driver, _ = connected
+    moves = sim.cloud.devices["Q10000002"].ptz
+    await run(driver, hpp, "ptz_zoom", {"address": "Q10000002:1", "zoom": 50, "duration": 60000})
+    await run(driver, hpp, "ptz_zoom", {"address": "Q10000002:1", "zoom": -50, "duration": 30})
+    await until(lambda: len(moves) == 3)
+    await asyncio.sleep(0.05)
+    assert [m["zoom"] for m in moves] == [50, -50, 0] and driver._timers == {}
+
+
+async def test_close_cancels_pending_ptz_stops(connected, hpp, sim):
+    driver, _ = connected
+    moves = sim.cloud.devices["Q10000002"].ptz
+    await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": 0, "tilt": 20, "duration": 100})
+    (pending,) = driver._timers.values()
+    await driver.close()
+    assert pending.cancelled() and driver._timers == {}
+    await asyncio.sleep(0.2)  # past the duration: no stop may be sent by a closed driver
+    assert moves == [{"channel": 1, "pan": 0, "tilt": 20, "zoom": 0}]
+
+
+async def test_failed_background_stop_is_logged_not_raised(connected, hpp, sim, caplog):
+    driver, _ = connected
+    await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": 10, "tilt": 0, "duration": 20})
+    sim.cloud.set_online("Q10000002", False)
+    await until(lambda: "PTZ stop after 20 ms on Q10000002:1 failed" in caplog.text)
+    assert driver._timers == {}
 
 
 async def test_camera_alarm_output(connected, hpp, sim):

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from gemhost.errors import AuthError
 from gemhost.schema import mapping_validator
 
 ZONES = {
@@ -172,6 +173,8 @@ async def test_disarmed_panel_does_not_alarm_on_intrusion(make_driver, sim):
 
 
 async def test_events_of_other_sites_are_consumed_but_not_published(make_driver, sim):
+    # Documented limit (schema notes of sites/receive_events, docs): the queue is per account,
+    # so another receiver never gets the other sites' alarms.
     driver, ctx = make_driver(ZONES, sites=["s-1002"])
     await driver.connect()
     sim.event("Q10000001", "VMD")
@@ -218,6 +221,33 @@ async def test_rejected_key_pauses_events_until_the_host_reconnects(make_driver,
         await until(lambda: len(ctx.events) == 1)
     finally:
         task.cancel()
+
+
+async def test_rejected_key_pauses_events_until_a_successful_poll(make_driver, sim):
+    """The host connects once, then only polls: an accepted poll must resume the events."""
+    driver, ctx = make_driver(ZONES)
+    await driver.connect()
+    key = sim.cloud.key
+    sim.cloud.key = "rotated-key-on-the-portal"
+    sim.cloud.revoke_tokens()
+    task = asyncio.create_task(driver.run_events())
+    try:
+        await until(lambda: sim.cloud.counters["token_requests"] == 2)  # the pull's AuthError
+        sim.event("Q10000001", "VMD")
+        await asyncio.sleep(0.1)  # paused: no pull, no token request, the event stays queued
+        assert sim.cloud.counters["token_requests"] == 2 and ctx.events == [] and len(sim.cloud.queue) == 1
+        with pytest.raises(AuthError):  # a poll the cloud still refuses does not resume them
+            await driver.poll()
+        await asyncio.sleep(0.05)
+        assert ctx.events == [] and len(sim.cloud.queue) == 1
+        sim.cloud.key = key  # the installer puts the right key back; the next poll is accepted
+        await driver.poll()
+        await until(lambda: len(ctx.events) == 1 and not sim.cloud.queue)
+        sim.event("Q10000001", "IO")
+        await until(lambda: len(ctx.events) == 2)
+    finally:
+        task.cancel()
+    assert [e.type for e in ctx.events] == ["motion", "io"]
 
 
 async def test_device_deleted_in_an_allowed_site_is_published(make_driver, sim):
