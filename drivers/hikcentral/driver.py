@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import random
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from gemhost_drivers.hikcentral import cameras as cams
 from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_close
@@ -22,23 +21,12 @@ from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DriverError, InvalidArgs
 from gemhost.model import DeviceInfo, Event, ZoneConfig, now
 from gemhost.schema import bundled_schema
+from gemhost.urls import strip_credentials
 
 SOURCE = "hikcentral"
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
 STREAM_REFRESH_CONCURRENCY = 8
-
-
-def strip_credentials(url: str) -> str:
-    """The URL without any user:password part, so nothing secret is ever published."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def ptz_direction(pan: int, tilt: int) -> str | None:
@@ -147,7 +135,8 @@ class HikCentralDriver(Driver):
     async def _ensure_subscribed(self) -> None:
         if not self.receiver.running:
             await self.receiver.start()
-            self.log.info("HikCentral event receiver listening on %s", self.receiver.url)
+            # the URL's path is the receiver's shared secret: log the address only
+            self.log.info("HikCentral event receiver listening on %s:%s", self.receiver.host, self.receiver.port)
         if not self._warned_unreachable:
             self._warned_unreachable = True
             warning = unreachable_warning(self.receiver.host, self.attrs.get("event_callback_url"),

@@ -12,6 +12,7 @@ from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs, NotSupported
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.urls import strip_credentials
 
 from . import channels, xml
 from .client import IsapiClient
@@ -106,7 +107,9 @@ class IsapiDriver(Driver):
         for zone in self.device.zones.values():
             addr = int(zone.attributes["address"])
             stream = zone.attributes.get("stream", "main")
-            url = zone.attributes.get("stream_url") or channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
+            # a user-typed stream_url may carry user:password; it is published without them
+            url = strip_credentials(zone.attributes.get("stream_url") or "") or \
+                channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
             self.ctx.set_zone_state(zone.id, stream_url=url, channel_id=channels.stream_id(addr, stream))
 
     async def close(self) -> None:

@@ -6,10 +6,10 @@ import asyncio
 import datetime as dt
 
 import pytest
-from gemhost_drivers.hikcentral.driver import strip_credentials
 from hcp_fakes import make_driver, zone
 
 from gemhost.errors import DeviceError, InvalidArgs
+from gemhost.urls import strip_credentials
 
 
 async def test_stream_url_and_expiry(small_sim):
