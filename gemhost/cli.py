@@ -26,7 +26,7 @@ def _print_json(value: Any) -> None:
 def cmd_check(args: argparse.Namespace, registry: Registry) -> int:
     path = Path(args.site)
     try:
-        site = load_site(path, registry.schemas)
+        site = load_site(path, registry.schemas, set(registry.simulators))
     except SiteFileError as exc:
         for problem in exc.problems:
             print(problem.format(str(args.site)), file=sys.stderr)

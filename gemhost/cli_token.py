@@ -26,6 +26,11 @@ def add_token_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
                         help="the site file whose tokens to manage (default: $GEMHOST_SITE or site.yaml)")
     sub = parser.add_subparsers(dest="token_action", required=True)
 
+    def site_option(action: argparse.ArgumentParser) -> None:
+        # also accepted after the action (gemhost token create --site x ...); SUPPRESS keeps
+        # the value given before the action when it is not repeated here
+        action.add_argument("--site", type=Path, default=argparse.SUPPRESS, help="the site file")
+
     create = sub.add_parser("create", help="issue a token (its value is shown once)")
     create.add_argument("--name", required=True, help="what the token is for, e.g. frigate or vms")
     create.add_argument("--devices", type=_csv, default=[],
@@ -35,19 +40,25 @@ def add_token_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     create.add_argument("--commands", type=_csv, default=["*"],
                         help="comma-separated commands (default: all)")
     create.add_argument("--ttl", default="never", help="lifetime: 30m, 1h, 7d, 2w or never (default)")
+    site_option(create)
     create.set_defaults(func=_create)
 
     revoke = sub.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
+    site_option(revoke)
     revoke.set_defaults(func=_revoke)
 
     lister = sub.add_parser("list", help="names, scopes and expiry (never the secret)")
     lister.add_argument("--json", action="store_true", help="machine-readable output")
+    site_option(lister)
     lister.set_defaults(func=_list)
     return parser
 
 
 def _create(args: argparse.Namespace) -> int:
+    if not args.site.is_file():
+        print(f"error: site file {args.site} not found (give --site or set GEMHOST_SITE)", file=sys.stderr)
+        return 2
     try:
         ttl = parse_ttl(args.ttl)
         token = TokenStore.for_site(args.site).create(args.name, args.devices, args.zones, args.commands, ttl)

@@ -19,9 +19,12 @@ def _attribute_rows(attrs: dict[str, Attribute]) -> list[str]:
         else:
             required = "yes" if attr.required else "no"
         note = attr.note + (" Secret: never logged or published." if attr.secret else "")
-        default = "" if attr.default is None else str(attr.default).lower() if isinstance(attr.default, bool) \
-            else attr.default
-        rows.append(f"| `{attr.name}` | {required} | {attr.type_label()} | {_cell(default)} | {_cell(note.strip())} |")
+        if attr.default is None:
+            default = attr.default_label
+        else:
+            default = str(attr.default).lower() if isinstance(attr.default, bool) else attr.default
+        rows.append(f"| `{attr.name}` | {required} | {_cell(attr.type_label())} | {_cell(default)} "
+                    f"| {_cell(note.strip())} |")
     return rows
 
 

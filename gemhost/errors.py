@@ -67,8 +67,11 @@ class CommandError(Exception):
 
 
 def one_line(exc: BaseException) -> str:
-    """A one-line reason for logs and device state; never empty, never multi-line."""
+    """A one-line reason for logs, device state and command replies; never empty, never
+    multi-line, and with every known secret masked (driver text may quote a URL or body)."""
+    from gemhost.model import mask_secrets
+
     text = str(exc).strip() or type(exc).__name__
     if isinstance(exc, TimeoutError) and not str(exc).strip():
         text = "timed out"
-    return " ".join(text.split())[:300]
+    return mask_secrets(" ".join(text.split()))[:300]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import importlib
 import logging
 import signal
@@ -20,8 +21,8 @@ import voluptuous as vol
 
 from gemhost import __version__, errors
 from gemhost.bus import Bus, DeviceStateChanged, SiteApplied
-from gemhost.errors import CommandError
-from gemhost.model import ONLINE, DeviceConfig, ZoneConfig, now
+from gemhost.errors import CommandError, StartupError
+from gemhost.model import AUTH_FAILED, ONLINE, DeviceConfig, ZoneConfig, now
 from gemhost.plugins import Registry, load_registry
 from gemhost.runner import DeviceRunner
 from gemhost.schema import DriverSchema, friendly, mapping_validator
@@ -54,6 +55,9 @@ class Host:
         self.simulators: list[Any] = []
         self._reload_lock = asyncio.Lock()
         self._tokens: Any = None
+        self._started_site: SiteConfig | None = None
+        self.restart_required: list[str] = []
+        """Site blocks changed by a reload that only a restart applies (mqtt, host, ...)."""
         self.stopped = asyncio.Event()
 
     # ------------------------------------------------------------ info
@@ -95,7 +99,7 @@ class Host:
         """Check the site and start it whole; a bad file raises SiteFileError, nothing runs.
 
         ``only`` starts just those devices (``gemhost call`` talks to one device)."""
-        self.site = load_site(self.site_path, self.schemas)
+        self.site = self._started_site = self._load()
         if only is not None:
             missing = [d for d in only if d not in self.site.devices]
             if missing:
@@ -161,21 +165,40 @@ class Host:
                 raise SiteFileError(self.site_path.name, [Problem(None, "simulators", f"no simulator for "
                                                                    f"driver {sim_cfg.driver!r}")])
             sim = cls(host=sim_cfg.host, port=sim_cfg.port, **sim_cfg.options)
-            await sim.start()
+            try:
+                await sim.start()
+            except OSError as exc:
+                if self._events or exc.errno != errno.EADDRINUSE:
+                    raise StartupError(f"cannot start the {sim_cfg.driver} simulator on "
+                                       f"{sim_cfg.host}:{sim_cfg.port}: {exc.strerror or exc}") from None
+                # A one-shot host (gemhost call/import) beside a running site: use its simulator.
+                log.info("simulator %s already listening on port %d; using it", sim_cfg.driver, sim_cfg.port)
+                continue
             self.simulators.append(sim)
             log.info("simulator %s listening on %s", sim_cfg.driver, sim.url)
 
     # ------------------------------------------------------------ reload
 
+    def _load(self) -> SiteConfig:
+        return load_site(self.site_path, self.schemas, set(self.registry.simulators))
+
     async def reload(self) -> list[Problem]:
-        """Re-read the site file and apply it as a diff; on errors keep running unchanged."""
+        """Re-read the site file and apply it as a diff; on errors keep running unchanged.
+
+        Devices parked in ``auth_failed`` restart even when unchanged: a reload is the
+        deliberate "try the credentials again". ``access`` applies at once;
+        ``mqtt``, ``host`` and ``simulators`` need a restart, which is logged and reported."""
         async with self._reload_lock:
             try:
-                new = load_site(self.site_path, self.schemas)
+                new = self._load()
             except SiteFileError as exc:
                 for problem in exc.problems:
                     log.error("reload rejected: %s", problem.format(exc.file))
                 return exc.problems
+            except Exception as exc:  # an unreadable file must not kill the SIGHUP handler
+                problem = Problem(None, "", f"cannot reload: {errors.one_line(exc)}")
+                log.error("reload rejected: %s", problem.format(self.site_path.name))
+                return [problem]
             assert self.site is not None
             old_devices = self.site.devices
             removed = [d for d in old_devices if d not in new.devices]
@@ -183,17 +206,26 @@ class Host:
             added = [d for d in new.devices if d not in old_devices]
             zones_only = [d for d in changed if new.devices[d].same_except_zones(old_devices[d])]
             restart = [d for d in changed if d not in zones_only]
+            restart += [d for d, r in self.runners.items()
+                        if r.state.status == AUTH_FAILED and d in new.devices and d not in restart]
+            zones_only = [d for d in zones_only if d not in restart]
             removed_zones = [(d, z) for d in changed for z in old_devices[d].zones if z not in new.devices[d].zones]
             removed_zones += [(d, z) for d in removed for z in old_devices[d].zones]
             to_stop = [self.runners.pop(d) for d in (*removed, *restart) if d in self.runners]
             await asyncio.gather(*(r.stop() for r in to_stop), return_exceptions=True)
+            # compared with what the process started with: these stay pending until a restart
+            self.restart_required = [block for block in ("mqtt", "host", "simulators")
+                                     if getattr(new, block) != getattr(self._started_site, block)]
+            for block in self.restart_required:
+                log.warning("reload: the %s block changed; restart gemhost to apply it", block)
             self.site = new
             for device_id in (*restart, *added):
                 self._start_device(new.devices[device_id])
             for device_id in zones_only:
                 await self.runners[device_id].apply_zones(new.devices[device_id])
             self.bus.publish(SiteApplied(list(self.runners), removed, removed_zones))
-            log.info("reloaded: %d added, %d removed, %d changed", len(added), len(removed), len(changed))
+            log.info("reloaded: %d added, %d removed, %d changed", len(added), len(removed), len(restart)
+                     + len(zones_only))
             return []
 
     async def add_zones(self, device_id: str, zones: list[dict[str, Any]]) -> list[str]:
@@ -219,11 +251,13 @@ class Host:
     async def call(self, device_id: str, command: str, args: dict[str, Any] | None = None,
                    token: str | None = None) -> Any:
         """Run ``command`` on a device; every failure is a CommandError with a stable code."""
+        assert self.site is not None
+        if self.site.access.require_token:
+            self.tokens.identify(token)  # before anything else: no site facts for tokenless callers
         runner = self.runners.get(device_id)
         if runner is None:
             raise CommandError(errors.UNKNOWN_DEVICE, f"no device {device_id!r} in this site")
         args, zone, spec = prepare_command(self.schemas[runner.config.driver], runner.config, command, args)
-        assert self.site is not None
         if self.site.access.require_token:
             name = self.tokens.authorize(token, device_id, zone.id if zone else None, command)
             log.info("command %s on %s authorized by token %s", command, device_id, name)
@@ -243,7 +277,8 @@ class Host:
         if name == "reload":
             problems = await self.reload()
             return {"ok": not problems,
-                    "problems": [p.format(self.site_path.name) for p in problems]}
+                    "problems": [p.format(self.site_path.name) for p in problems],
+                    "restart_required": [] if problems else self.restart_required}
         raise CommandError(errors.UNKNOWN_COMMAND, f"no host command {name!r} "
                            "(available: list_devices, describe, reload)")
 

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from gemhost.model import KNOWN_SECRETS
-
-MASK = "***"
+from gemhost.model import mask_secrets
 
 
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in sorted(KNOWN_SECRETS, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return mask_secrets(super().format(record))
 
 
 def configure(level: str = "INFO") -> None:

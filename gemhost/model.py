@@ -10,6 +10,15 @@ KNOWN_SECRETS: set[str] = set()
 """Every secret value seen; the log formatter masks them wherever they turn up."""
 
 
+def mask_secrets(text: str, mask: str = "***") -> str:
+    """``text`` with every known secret value replaced: the last line of defence for log
+    lines, device errors and command replies built from driver or exception text."""
+    for secret in sorted(KNOWN_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, mask)
+    return text
+
+
 class Secret:
     """A secret attribute value (password, key, token) that refuses to print itself.
 
@@ -73,21 +82,23 @@ class DeviceConfig:
     attributes: dict[str, Any]
     zones: dict[str, ZoneConfig] = field(default_factory=dict)
     line: int | None = None
+    area: str | None = None
+    """Where the device is (Home Assistant's suggested area)."""
 
     def __hash__(self) -> int:
         return hash(self.id)
 
     def same_except_zones(self, other: DeviceConfig) -> bool:
         """True when only the zones differ: the running connection can be kept."""
-        return (self.id, self.driver, self.name, _freeze(self.attributes)) == \
-            (other.id, other.driver, other.name, _freeze(other.attributes))
+        return (self.id, self.driver, self.name, self.area, _freeze(self.attributes)) == \
+            (other.id, other.driver, other.name, other.area, _freeze(other.attributes))
 
     def same_as(self, other: DeviceConfig) -> bool:
         """True when nothing that matters to the running device changed (line numbers don't)."""
 
         def key(d: DeviceConfig) -> tuple:
             zones = tuple(sorted((z.id, z.name, _freeze(z.attributes)) for z in d.zones.values()))
-            return (d.id, d.driver, d.name, _freeze(d.attributes), zones)
+            return (d.id, d.driver, d.name, d.area, _freeze(d.attributes), zones)
 
         return key(self) == key(other)
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from gemhost.errors import CommandError
+from gemhost.errors import CommandError, StartupError, one_line
 from gemhost.host import Host
 from gemhost.plugins import Registry
 from gemhost.runner import DeviceRunner
@@ -38,6 +38,9 @@ async def run_one_shot(site: str, device: str, registry: Registry, job: Job) -> 
     except SiteFileError as exc:
         for problem in exc.problems:
             print(problem.format(site), file=sys.stderr)
+        return 1
+    except (StartupError, OSError) as exc:
+        print(f"{site}: {one_line(exc)}", file=sys.stderr)
         return 1
     finally:
         await host.stop()

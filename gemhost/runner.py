@@ -128,11 +128,16 @@ class DeviceRunner:
         self._tasks.append(asyncio.create_task(self._liveness(), name=f"liveness:{self.config.id}"))
 
     async def stop(self) -> None:
+        deadline = asyncio.get_running_loop().time() + self.host_cfg.shutdown_timeout
         for task in self._tasks:
-            # Re-cancel until done: a driver (or wait_for on 3.11) may swallow one cancellation.
-            while not task.done():
+            # Re-cancel until done: a driver (or wait_for on 3.11) may swallow one cancellation;
+            # but never past the shutdown timeout: a task that refuses to die is abandoned.
+            while not task.done() and asyncio.get_running_loop().time() < deadline:
                 task.cancel()
                 await asyncio.wait({task}, timeout=0.5)
+            if not task.done():
+                self.log.warning("%s: task %s ignored cancellation; abandoned", self.config.id, task.get_name())
+                continue
             if not task.cancelled() and task.exception() is not None:
                 self.log.debug("task %s ended with %r", task.get_name(), task.exception())
         self._tasks.clear()
@@ -191,6 +196,9 @@ class DeviceRunner:
                 if self._auth_failures >= AUTH_FAILURE_LIMIT:
                     self._set_status(AUTH_FAILED, f"{one_line(exc)} (not retried until the site is "
                                      "reloaded, to avoid locking the account)")
+                    for task in self._tasks:  # the event stream must not keep logging in either
+                        if task is not asyncio.current_task():
+                            task.cancel()
                     return
                 self._set_status(OFFLINE, one_line(exc))
                 delay = min(backoff.next(), self.interval)
@@ -224,29 +232,30 @@ class DeviceRunner:
             reason = f": {self.state.last_error}" if self.state.last_error else ""
             raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
         timeout = command.timeout or self.host_cfg.command_timeout
-        async with self._semaphore:
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await self.driver.command(command.name, args, zone)
-                self._auth_failures = 0
-                return result
-            except CommandError:
-                raise
-            except AuthError as exc:
-                self._command_refused(exc)
-                raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
-            except TimeoutError:
-                raise CommandError(errors.TIMEOUT, f"device {self.config.id} did not finish "
-                                   f"{command.name} within {timeout:g}s") from None
-            except errors.NotSupported as exc:
-                raise CommandError(errors.NOT_SUPPORTED, one_line(exc)) from None
-            except errors.InvalidArgs as exc:
-                raise CommandError(errors.INVALID_ARGS, one_line(exc)) from None
-            except errors.DriverError as exc:
-                raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
-            except Exception as exc:
-                self.log.exception("driver failed running %s", command.name)
-                raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
+        try:
+            # The timeout counts from the request, queueing behind busy slots included: a
+            # hung device's backlog must time out, not pile up.
+            async with asyncio.timeout(timeout), self._semaphore:
+                result = await self.driver.command(command.name, args, zone)
+            self._auth_failures = 0
+            return result
+        except CommandError:
+            raise
+        except AuthError as exc:
+            self._command_refused(exc)
+            raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
+        except TimeoutError:
+            raise CommandError(errors.TIMEOUT, f"device {self.config.id} did not finish "
+                               f"{command.name} within {timeout:g}s") from None
+        except errors.NotSupported as exc:
+            raise CommandError(errors.NOT_SUPPORTED, one_line(exc)) from None
+        except errors.InvalidArgs as exc:
+            raise CommandError(errors.INVALID_ARGS, one_line(exc)) from None
+        except errors.DriverError as exc:
+            raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
+        except Exception as exc:
+            self.log.exception("driver failed running %s", command.name)
+            raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
 
     def _command_refused(self, exc: AuthError) -> None:
         """A login refused during a command counts like one refused by a poll: the device
@@ -254,7 +263,7 @@ class DeviceRunner:
         two in a row park it in auth_failed, liveness loop included."""
         self._auth_failures += 1
         if self._auth_failures >= AUTH_FAILURE_LIMIT:
-            for task in self._tasks:
+            for task in self._tasks:  # liveness and event stream: no more logins until reload
                 task.cancel()
             self._set_status(AUTH_FAILED, f"{one_line(exc)} (not retried until the site is reloaded, "
                              "to avoid locking the account)")

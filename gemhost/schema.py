@@ -46,6 +46,10 @@ class Attribute:
     secret: bool = False
     unique: bool = False
     required_when: dict[str, Any] | None = None
+    explain: str = ""
+    """Appended to every rule violation's message (e.g. why only 10 or 32 characters)."""
+    default_label: str = ""
+    """What describe shows as the default when it depends on other values (no ``default``)."""
     note: str = ""
 
     def type_label(self) -> str:
@@ -68,6 +72,8 @@ class Attribute:
                 out[key] = value
         if self.default is not None:
             out["default"] = self.default
+        if self.default_label:
+            out["default_label"] = self.default_label
         out["secret"] = self.secret
         if self.unique:
             out["unique"] = True
@@ -229,13 +235,18 @@ def validator(attr: Attribute):
     the value, and secret attributes come out wrapped in Secret again."""
 
     def check(value: Any) -> Any:
-        if isinstance(value, Secret):
-            try:
-                plain = _check_plain(attr, value.reveal())
-            except vol.Invalid as exc:
-                raise vol.Invalid(exc.msg.split(", got ")[0] + " (value from a secret)") from None
-        else:
-            plain = _check_plain(attr, value)
+        try:
+            if isinstance(value, Secret):
+                try:
+                    plain = _check_plain(attr, value.reveal())
+                except vol.Invalid as exc:
+                    raise vol.Invalid(exc.msg.split(", got ")[0] + " (value from a secret)") from None
+            else:
+                plain = _check_plain(attr, value)
+        except vol.Invalid as exc:
+            if attr.explain:
+                raise vol.Invalid(f"{exc.msg} ({attr.explain})") from None
+            raise
         return Secret(plain) if attr.secret else plain
 
     return check

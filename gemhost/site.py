@@ -102,12 +102,13 @@ class SiteConfig:
 # ----------------------------------------------------------------- blocks
 
 _MQTT_SCHEMA = vol.Schema({
-    vol.Optional("broker"): str,
+    vol.Optional("broker"): vol.Any(str, Secret),
     vol.Optional("base_topic"): str,
     vol.Optional("client_id"): str,
     vol.Optional("username"): vol.Any(str, Secret),
     vol.Optional("password"): vol.Any(str, Secret),
-    vol.Optional("protocol"): vol.In(["auto", "5", "3.1.1"], msg="expected one of auto, 5, 3.1.1"),
+    vol.Optional("protocol"): vol.All(vol.Coerce(str), vol.In(["auto", "5", "3.1.1"],
+                                                              msg="expected one of auto, 5, 3.1.1")),
     vol.Optional("keepalive"): vol.All(int, vol.Range(min=5, max=3600)),
     vol.Optional("queue_size"): vol.All(int, vol.Range(min=1, max=10_000_000)),
     vol.Optional("max_payload"): vol.All(int, vol.Range(min=256, max=256 * 1024 * 1024)),
@@ -146,9 +147,11 @@ _SIMULATOR_SCHEMA = vol.Schema({
 class _Checker:
     """Walks the resolved document once, collecting every problem it finds."""
 
-    def __init__(self, doc: LoadedYaml, schemas: dict[str, DriverSchema], path: Path | None) -> None:
+    def __init__(self, doc: LoadedYaml, schemas: dict[str, DriverSchema], path: Path | None,
+                 simulators: set[str] | None = None) -> None:
         self.doc = doc
         self.schemas = schemas
+        self.simulator_names = simulators
         self.path = path
         self.problems: list[Problem] = []
 
@@ -202,7 +205,7 @@ class _Checker:
         cfg = MqttConfig(base_topic=f"gem/{site_id}", client_id=f"gemhost-{site_id}")
         for key in ("broker", "base_topic", "client_id", "protocol", "keepalive", "queue_size", "max_payload"):
             if key in raw:
-                setattr(cfg, key, raw[key])
+                setattr(cfg, key, _plain(raw[key]))
         if "username" in raw:
             cfg.username = _plain(raw["username"])
         if "password" in raw:
@@ -211,6 +214,9 @@ class _Checker:
         cfg.tls_ca_file, cfg.tls_certfile, cfg.tls_keyfile = tls.get("ca_file"), tls.get("certfile"), \
             tls.get("keyfile")
         cfg.tls_verify = tls.get("verify", True)
+        for name in ("ca_file", "certfile", "keyfile"):
+            if tls.get(name) and not self._resolve(tls[name]).is_file():
+                self.add(("mqtt", "tls", name), f"mqtt.tls.{name}", f"file not found: {tls[name]}")
         discovery = raw.get("discovery", False)
         if isinstance(discovery, dict):
             cfg.discovery = discovery.get("enabled", True)
@@ -222,25 +228,37 @@ class _Checker:
         cfg.embedded_port = embedded.get("port", cfg.embedded_port)
         self.check_broker(cfg)
         base = cfg.base_topic
+        if not site_id and "base_topic" not in raw:
+            return cfg  # the default derives from site.id, already reported
         if not base or any(ch in base for ch in "#+") or base.startswith("/") or base.endswith("/"):
             self.add(("mqtt", "base_topic"), "mqtt.base_topic",
                      f"must be a topic without wildcards or leading/trailing '/', got {base!r}")
         return cfg
 
+    def _resolve(self, name: str) -> Path:
+        """A file named in the site file, relative to the site file's folder."""
+        path = Path(name).expanduser()
+        return path if path.is_absolute() or self.path is None else self.path.parent / path
+
     def check_broker(self, cfg: MqttConfig) -> None:
         if cfg.embedded:
             return
         parts = urlsplit(cfg.broker)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1:
             self.add(("mqtt", "broker"), "mqtt.broker",
-                     "expected 'embedded' or a URL like mqtt://host:1883 or mqtts://host:8883")
+                     "expected 'embedded' or a URL like mqtt://host:1883 or mqtts://host:8883 "
+                     "(port 1 to 65535)")
             return
         # Credentials in the URL are accepted, then kept apart from it (and out of logs).
         if parts.username and cfg.username is None:
             cfg.username = unquote(parts.username)
         if parts.password and cfg.password is None:
             cfg.password = Secret(unquote(parts.password))
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        netloc = parts.hostname + (f":{port}" if port else "")
         cfg.broker = f"{parts.scheme}://{netloc}"
 
     def simulators(self, value: Any) -> list[SimulatorConfig]:
@@ -252,6 +270,11 @@ class _Checker:
         out = []
         for index, item in enumerate(value):
             checked = self.block(_SIMULATOR_SCHEMA, item, ("simulators", index), f"simulators[{index}]")
+            known = self.simulator_names
+            if checked and known is not None and checked["driver"] not in known:
+                self.add(("simulators", index, "driver"), f"simulators[{index}].driver",
+                         f"no simulator for driver {checked['driver']!r} (available: {', '.join(sorted(known))})")
+                continue
             if checked:
                 out.append(SimulatorConfig(checked["driver"], checked["host"], checked["port"],
                                            dict(checked["options"])))
@@ -281,9 +304,9 @@ class _Checker:
         label = f"devices[{dev_id}]" if isinstance(dev_id, str) and dev_id else f"devices[{index}]"
         ok = True
         for extra in raw:
-            if extra not in ("id", "driver", "name", "attributes", "zones"):
+            if extra not in ("id", "driver", "name", "area", "attributes", "zones"):
                 self.add((*key, extra), f"{label}.{extra}", "unknown key (allowed: id, driver, name, "
-                         "attributes, zones)")
+                         "area, attributes, zones)")
                 ok = False
         if not isinstance(dev_id, str) or not SLUG.match(dev_id) or dev_id == "host":
             self.add((*key, "id"), f"{label}.id", "must be a short slug (a-z, 0-9, _ or -, not 'host'), "
@@ -307,8 +330,9 @@ class _Checker:
         zones = self.zones(schema, raw.get("zones"), (*key, "zones"), label)
         if not ok or attrs is None or zones is None:
             return None
+        area = raw.get("area")
         return DeviceConfig(dev_id, driver, str(raw.get("name") or dev_id), attrs, zones,
-                            line=self.doc.line(key))
+                            line=self.doc.line(key), area=str(area) if area else None)
 
     def attributes(self, spec: dict, value: Any, key: PathKey, display: str) -> dict[str, Any] | None:
         if value is None:
@@ -351,8 +375,9 @@ class _Checker:
                 if extra not in ("id", "name", "attributes"):
                     self.add((*zkey, extra), f"{zlabel}.{extra}", "unknown key (allowed: id, name, attributes)")
                     ok = False
-            if not isinstance(zone_id, str) or not SLUG.match(zone_id):
-                self.add((*zkey, "id"), f"{zlabel}.id", f"must be a short slug (a-z, 0-9, _ or -), got {zone_id!r}")
+            if not isinstance(zone_id, str) or not SLUG.match(zone_id) or zone_id == "cmd":
+                self.add((*zkey, "id"), f"{zlabel}.id", "must be a short slug (a-z, 0-9, _ or -, not 'cmd', "
+                         f"which is the device's command topic), got {zone_id!r}")
                 ok = False
                 continue
             if zone_id in zones:
@@ -402,15 +427,17 @@ def _plain(value: Any) -> Any:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-def load_site(path: Path, schemas: dict[str, DriverSchema]) -> SiteConfig:
-    """Load and check a site file; raises SiteFileError with every problem found."""
+def load_site(path: Path, schemas: dict[str, DriverSchema], simulators: set[str] | None = None) -> SiteConfig:
+    """Load and check a site file; raises SiteFileError with every problem found.
+
+    ``simulators`` (the installed simulator names) lets the check reject an unknown one."""
     doc = load_site_yaml(path)
-    checker = _Checker(doc, schemas, path)
+    checker = _Checker(doc, schemas, path, simulators)
     site = checker.run()
     if site is None or doc.problems:
-        # A value whose secret is missing would also fail its type check: report it once.
-        unresolved = {p.line for p in doc.problems}
-        problems = doc.problems + [p for p in checker.problems if p.line not in unresolved]
+        # A value whose secret is missing would also fail its own check: report it once.
+        unresolved = {p.path for p in doc.problems}
+        problems = doc.problems + [p for p in checker.problems if p.path not in unresolved]
         raise SiteFileError(path.name, sorted(problems, key=lambda p: (p.line or 0)))
     return site
 

@@ -143,9 +143,9 @@ class TokenStore:
 
     # ------------------------------------------------------------ check
 
-    def authorize(self, token: str | None, device: str, zone: str | None, command: str) -> str:
-        """The name of the token when it covers ``device`` (or ``device/zone``) and
-        ``command`` and is live; otherwise CommandError("unauthorized")."""
+    def identify(self, token: str | None) -> tuple[str, dict[str, Any]]:
+        """The live token's name and entry; CommandError("unauthorized") when the token is
+        missing, unknown, revoked or expired (checked before anything about the site)."""
         if not token:
             raise CommandError(UNAUTHORIZED, "this site requires a token; send one in the 'token' field")
         digest = _hash(token)
@@ -160,6 +160,12 @@ class TokenStore:
             raise CommandError(UNAUTHORIZED, f"token {name!r} has been revoked")
         if _expired(entry, _now()):
             raise CommandError(UNAUTHORIZED, f"token {name!r} expired at {entry['expires']}")
+        return name, entry
+
+    def authorize(self, token: str | None, device: str, zone: str | None, command: str) -> str:
+        """The name of the token when it covers ``device`` (or ``device/zone``) and
+        ``command`` and is live; otherwise CommandError("unauthorized")."""
+        name, entry = self.identify(token)
         commands = entry.get("commands") or []
         if ALL not in commands and command not in commands:
             raise CommandError(UNAUTHORIZED, f"token {name!r} does not allow command {command!r}")

@@ -413,7 +413,7 @@ class MqttBridge:
             state = runner.zone_states.get(zid, {})
             self._discovery_types[f"{device}/{zid}"] = tuple(discovery.zone_event_types(state))
             zones.append({"id": zid, "name": zone.name, "state": state, "attributes": zone.attributes})
-        area = cfg.attributes.get("area") if isinstance(cfg.attributes.get("area"), str) else None
+        area = cfg.area
         config = discovery.device_config(
             topics=self.topics, site_id=self.site_id, device=device, name=cfg.name, driver=cfg.driver,
             info=runner.state.info.as_dict(), area=area, zones=zones,

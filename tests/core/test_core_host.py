@@ -112,12 +112,13 @@ async def test_auth_failures_stop_after_two_until_reload(write_site, registry, d
         # The liveness loop is over: no third login attempt however long we wait.
         await host.runners["cam2"].first_attempt.wait()
         assert runner._tasks[0].done() and demo.CONNECTS["cam1"] == 2
-        # A reload that changes the device starts it afresh.
+        # A reload, even of the unchanged file, is the deliberate "try again".
         demo.BEHAVIOUR["cam1"] = "ok"
-        path.write_text(SITE.replace("key: k1", "key: k1-new"))
+        cam2 = host.runners["cam2"]
         assert await host.reload() == []
         await wait_until(lambda: host.runners["cam1"].state.status == ONLINE)
         assert demo.CONNECTS["cam1"] == 3
+        assert host.runners["cam2"] is cam2  # healthy devices are left alone
 
 
 async def test_refused_logins_in_commands_count_toward_the_lockout_guard(host, demo, wait_until):
@@ -290,3 +291,44 @@ async def test_taken_broker_port_is_a_clear_startup_error_and_frees_everything(w
     assert "address already in use" in str(info.value)
     with socket.socket() as again:  # the simulator started before the broker was stopped again
         again.bind(("127.0.0.1", sim_port))
+
+
+async def test_command_timeout_counts_from_the_request_not_from_a_free_slot(write_site, registry, wait_until):
+    site = SITE.replace("host: {command_timeout: 0.3}", "host: {command_timeout: 0.3, command_concurrency: 1}")
+    async with Host(write_site(site), registry, mqtt=False) as host:
+        await wait_until(lambda: host.runners["cam1"].state.online)
+        first = asyncio.create_task(host.call("cam1", "sleep", {"ms": 200}))
+        await asyncio.sleep(0)  # the first takes the only slot
+        with pytest.raises(CommandError) as info:
+            # queued behind the first, this one could only finish at >= 400 ms: over 300 ms
+            await host.call("cam1", "sleep", {"ms": 200})
+        assert info.value.code == errors.TIMEOUT
+        await asyncio.gather(first, return_exceptions=True)
+
+
+async def test_shutdown_abandons_a_task_that_ignores_cancellation(write_site, registry, demo, wait_until):
+    site = SITE.replace("host: {command_timeout: 0.3}", "host: {command_timeout: 30, shutdown_timeout: 0.5}")
+    host = Host(write_site(site), registry, mqtt=False)
+    await host.start()
+    await wait_until(lambda: host.runners["cam1"].state.online)
+    demo.BEHAVIOUR["cam1"] = "stubborn"
+    polls = demo.POLLS["cam1"]
+    await wait_until(lambda: demo.POLLS["cam1"] > polls)  # now stuck inside the stubborn poll
+    await asyncio.wait_for(host.stop(), 10)  # bounded, not forever
+    assert host.runners["cam1"].state.status == STOPPED and "cam1" in demo.CLOSED
+    demo.BEHAVIOUR["cam1"] = "ok"  # release the abandoned task so the test's loop can close
+    abandoned = [t for t in asyncio.all_tasks() if t.get_name() == "liveness:cam1"]
+    assert abandoned
+    for task in abandoned:
+        task.cancel()
+    await asyncio.gather(*abandoned, return_exceptions=True)
+
+
+async def test_reload_reports_blocks_that_need_a_restart(write_site, registry):
+    path = write_site(SITE)
+    async with Host(path, registry, mqtt=False) as host:
+        path.write_text(SITE.replace("host: {command_timeout: 0.3}", "host: {command_timeout: 5}"))
+        assert await host.reload() == []
+        assert host.restart_required == ["host"]
+        reply = await host.host_command("reload")
+        assert reply == {"ok": True, "problems": [], "restart_required": ["host"]}

@@ -62,6 +62,7 @@ def test_cli_describe_markdown_and_json(plugin_path, capsys):
     assert "| `port` | no | int 1..65535 | 80 | TCP port. |" in out
     assert "| `key` | when mode = key | string |  | API key in key mode. Secret: never logged or published. |" in out
     assert "| `reset_password` | The vendor does not allow password reset over this API. |" in out
+    assert "| `mode` | no | key \\| pair | key | Login mode. |" in out  # enum bars escaped
     assert main(["describe", "demo", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["driver"] == "demo"
@@ -101,3 +102,38 @@ def test_docs_show_how_to_write_a_driver():
     doc = Path(__file__).resolve().parents[2] / "docs" / "writing-a-driver.md"
     text = doc.read_text()
     assert "gemhost.plugins" in text and "register_drivers" in text and "schema_path" in text
+
+
+def test_cli_call_beside_a_running_site_uses_its_simulator(plugin_path, write_site, capsys):
+    """`gemhost call` on the sample while `gemhost run` serves it: the simulator ports are
+    taken by the running site, and the one-shot host talks to those simulators."""
+    import asyncio
+    import threading
+
+    from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
+
+    from gemhost.testing import free_port
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    sim = IsapiSimulator(port=port, password="pw-running")
+    loop.run_until_complete(sim.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        site = write_site(f"""
+        site: {{id: home}}
+        simulators:
+          - {{driver: hikvision_isapi, port: {port}, options: {{password: pw-running}}}}
+        devices:
+          - id: cam
+            driver: hikvision_isapi
+            attributes: {{ip: 127.0.0.1, port: {port}, username: admin, password: pw-running}}
+        """)
+        assert main(["call", str(site), "cam", "get_device_info"]) == 0
+        assert json.loads(capsys.readouterr().out)["model"] == sim.model
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(sim.stop())
+        loop.close()

@@ -173,3 +173,61 @@ def test_broker_url_credentials_are_split_off(write_site, registry):
     assert site.mqtt.broker == "mqtts://broker.example:8883"
     assert site.mqtt.username == "bridge" and site.mqtt.password.reveal() == "s3cret"
     assert site.mqtt.tls and site.mqtt.port == 8883
+
+
+def test_missing_secret_does_not_hide_other_problems_on_its_line(write_site, registry, monkeypatch):
+    monkeypatch.delenv("NOPE_VAR", raising=False)
+    path = write_site("""
+    site: {id: home}
+    devices:
+      - id: cam
+        driver: demo
+        attributes: {host: 10.0.0.2, key: k, password: !env NOPE_VAR, port: eighty}
+    """)
+    assert problems_of(path, registry) == [
+        "site.yaml:5 devices[cam].attributes.password: environment variable 'NOPE_VAR' is not set",
+        "site.yaml:5 devices[cam].attributes.port: expected an integer, got 'eighty'",
+    ]
+
+
+@pytest.mark.parametrize("broker", ["mqtt://host:abc", "mqtt://host:99999"])
+def test_bad_broker_port_is_a_problem_not_a_crash(write_site, registry, broker):
+    path = write_site(f"site: {{id: home}}\nmqtt: {{broker: \"{broker}\"}}\n")
+    problems = problems_of(path, registry)
+    assert len(problems) == 1 and problems[0].startswith("site.yaml:2 mqtt.broker: expected 'embedded' or a URL")
+
+
+def test_mqtt_block_details(write_site, registry, monkeypatch):
+    monkeypatch.setenv("BROKER_URL", "mqtt://bridge:pw@127.0.0.1:1884")
+    path = write_site("""
+    site: {id: home}
+    mqtt: {broker: !env BROKER_URL, protocol: 5, tls: {ca_file: missing-ca.pem}}
+    """)
+    assert problems_of(path, registry) == ["site.yaml:2 mqtt.tls.ca_file: file not found: missing-ca.pem"]
+    (path.parent / "missing-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    site = load_site(path, registry.schemas)
+    assert site.mqtt.protocol == "5" and site.mqtt.broker == "mqtt://127.0.0.1:1884"
+    assert site.mqtt.username == "bridge" and site.mqtt.password.reveal() == "pw"
+
+
+def test_reserved_ids_and_unknown_simulators(write_site, registry):
+    path = write_site("""
+    site: {id: Bad Id}
+    simulators:
+      - {driver: nosuch, port: 1}
+    devices:
+      - id: cam
+        driver: demo
+        area: Front yard
+        attributes: {host: 10.0.0.2, key: k}
+        zones:
+          - {id: cmd, attributes: {channel: 1}}
+    """)
+    with pytest.raises(SiteFileError) as info:
+        load_site(path, registry.schemas, set(registry.simulators))
+    problems = [p.format(path.name) for p in info.value.problems]
+    assert problems[0].startswith("site.yaml:1 site.id: must be a short slug")
+    assert not any("base_topic" in p for p in problems)  # no echo of the bad id
+    assert any(p.startswith("site.yaml:3 simulators[0].driver: no simulator for driver 'nosuch'") for p in problems)
+    assert any(p.startswith("site.yaml:10 devices[cam].zones[cmd].id:") and "'cmd'" in p for p in problems)
+    assert len(problems) == 3

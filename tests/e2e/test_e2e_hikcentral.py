@@ -416,7 +416,7 @@ async def test_import_by_codes_over_mqtt_and_new_from_the_cli(e2e, hcp_sim, tmp_
 
     since = len(w.messages)
     reload = await ok(w, "reload", target="host")
-    assert reload == {"ok": True, "problems": []}
+    assert reload == {"ok": True, "problems": [], "restart_required": []}
     await back_online(w, since)
     new_codes = {z.attributes["camera"]: z.id for z in zones.values() if z.attributes["camera"] not in by_code}
     for code in ("1", "14", "100", str(CAMERAS)):  # online, offline, renamed-style, last
@@ -495,7 +495,7 @@ async def test_removing_a_zone_and_reloading_stops_publishing_it(e2e, hcp_sim, t
 
     site.write_text(site_text(e2e.broker, hcp_sim.url, [z for z in zones if z[0] != "dock"]))
     since = len(w.messages)
-    assert await ok(w, "reload", target="host") == {"ok": True, "problems": []}
+    assert await ok(w, "reload", target="host") == {"ok": True, "problems": [], "restart_required": []}
     await back_online(w, since)
     cleared = await w.wait(f"{B}/hcp/dock/state", lambda m: payload_of(m) == b"")
     assert cleared is not None

@@ -20,7 +20,6 @@ title: Fake camera
 zone_key: address
 device:
   reachable: {type: bool, default: true}
-  area: {type: string}
   status_interval: {type: int, default: 60000}
 zone:
   address: {type: int, required: true, min: 1, max: 64, unique: true}
@@ -127,7 +126,7 @@ DEVICES = """
   - id: cam1
     driver: fakecam
     name: Front door
-    attributes: {area: Entrance}
+    area: Entrance
     zones:
       - {id: door, name: Door, attributes: {address: 1}}
       - {id: yard, name: Yard, attributes: {address: 2}}

@@ -80,6 +80,9 @@ def test_cli_create_list_revoke(tmp_path, monkeypatch, capsys):
         args = parser.parse_args(["token", "--site", str(tmp_path / "site.yaml"), *argv])
         return args.func(args)
 
+    assert run("create", "--name", "early", "--devices", "cam1") == 2  # no site file yet
+    assert "not found" in capsys.readouterr().err
+    (tmp_path / "site.yaml").write_text("site: {id: lab}\n")
     assert run("create", "--name", "frigate", "--devices", "cam1,cam2", "--commands", "snapshot",
                "--ttl", "1h") == 0
     token = capsys.readouterr().out.strip()
@@ -92,6 +95,10 @@ def test_cli_create_list_revoke(tmp_path, monkeypatch, capsys):
     assert run("revoke", "frigate") == 0 and run("revoke", "frigate") == 1
     assert run("create", "--name", "x", "--devices", "*", "--ttl", "later") == 2
     assert TokenStore.for_site(tmp_path / "site.yaml").list()[0]["status"] == "revoked"
+    # --site is accepted after the action too, as in `gemhost token create --site site.yaml ...`
+    args = parser.parse_args(["token", "list", "--site", str(tmp_path / "site.yaml")])
+    assert args.site == tmp_path / "site.yaml" and args.func(args) == 0
+    assert "frigate" in capsys.readouterr().out
 
 
 async def test_tokens_enforced_over_mqtt(mqtt_broker, host_factory, watcher_factory, caplog):
@@ -133,7 +140,7 @@ async def test_host_commands_need_a_host_token(mqtt_broker, host_factory, watche
     denied = await ask("reload", {"id": "b", "token": camera_only})
     assert denied["error"] == {"code": "unauthorized", "message": "token 'cams' does not cover device 'host'"}
     assert (await ask("describe", {"id": "c", "token": admin}))["error"]["code"] == "unauthorized"
-    assert await ask("reload", {"id": "d", "token": admin}) == {"id": "d", "ok": True,
-                                                              "result": {"ok": True, "problems": []}}
+    reloaded = {"ok": True, "problems": [], "restart_required": []}
+    assert await ask("reload", {"id": "d", "token": admin}) == {"id": "d", "ok": True, "result": reloaded}
     listed = await ask("list_devices", {"id": "e", "token": admin})
     assert [d["id"] for d in listed["result"]["devices"]] == ["cam1", "cam2"]

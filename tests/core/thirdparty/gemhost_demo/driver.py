@@ -12,7 +12,7 @@ from gemhost.errors import AuthError, DeviceError, DeviceUnreachable
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 
 BEHAVIOUR: dict[str, str] = defaultdict(lambda: "ok")
-"""device id -> ok | down | hang | auth | crash | init_crash"""
+"""device id -> ok | down | hang | auth | crash | init_crash | stubborn"""
 CONNECTS: dict[str, int] = defaultdict(int)
 POLLS: dict[str, int] = defaultdict(int)
 CLOSED: list[str] = []
@@ -46,6 +46,13 @@ class DemoDriver(Driver):
             raise AuthError("401 Unauthorized: wrong credentials")
         if mode == "crash":
             raise RuntimeError("driver bug")
+        if mode == "stubborn":  # swallows every cancellation, as a badly written driver might
+            while True:
+                try:
+                    await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    if BEHAVIOUR[self.device.id] != "stubborn":
+                        raise  # the test released it: die as a task should
         return DeviceInfo(model="Demo-1", firmware="V1.0", serial=f"SN-{self.device.id}")
 
     async def close(self) -> None:
