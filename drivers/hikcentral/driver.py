@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 from typing import Any
 
 from gemhost_drivers.hikcentral import cameras as cams
@@ -17,6 +16,7 @@ from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
 from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreachable_warning
 
+from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DriverError, InvalidArgs
 from gemhost.model import DeviceInfo, Event, ZoneConfig, now
@@ -114,17 +114,16 @@ class HikCentralDriver(Driver):
         """Keep the receiver and the subscription alive and publish what is pushed."""
         if not self.events_enabled:
             return
-        backoff = BACKOFF_START
+        backoff = Backoff(initial=BACKOFF_START, maximum=BACKOFF_MAX, jitter=0.5)
         while True:
             if not self._subscribed or not self.receiver.running:
                 try:
                     await self._ensure_subscribed()
-                    backoff = BACKOFF_START
+                    backoff.reset()
                 except (DriverError, OSError) as exc:
-                    delay = backoff * random.uniform(0.5, 1.5)
+                    delay = backoff.next()
                     self.log.warning("event subscription failed (%s); retrying in %.0f s", exc, delay)
                     await asyncio.sleep(delay)
-                    backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
             try:
                 payload = await asyncio.wait_for(self.receiver.queue.get(), timeout=30)
