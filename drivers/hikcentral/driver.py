@@ -108,7 +108,7 @@ class HikCentralDriver(Driver):
         page = await self.client.cameras_page(1, 1)
         return DeviceInfo(manufacturer="Hikvision", model="HikCentral Professional",
                           firmware=str(version.get("softVersion") or "") or None,
-                          extra={"product": version.get("productName"), "cameras": page.total})
+                          extra={"product": version.get("produceName"), "cameras": page.total})
 
     async def run_events(self) -> None:
         """Keep the receiver and the subscription alive and publish what is pushed."""
@@ -238,8 +238,9 @@ class HikCentralDriver(Driver):
             version = await self.client.version()
             page = await self.client.cameras_page(1, 1)
         except DriverError as exc:
-            return {"ok": False, "reason": reason_of(exc), "message": str(exc)}
-        return {"ok": True, "product": version.get("productName"), "version": version.get("softVersion"),
+            return failure_report(exc)
+        # "produceName" (sic) is HikCentral's spelling of the product name
+        return {"ok": True, "product": version.get("produceName"), "version": version.get("softVersion"),
                 "cameras": page.total}
 
     async def cmd_list_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -333,6 +334,20 @@ class HikCentralDriver(Driver):
         if zone is None:
             raise InvalidArgs(f"camera {args.get('camera')!r} is not a zone of this device; import it first")
         return zone
+
+
+def failure_report(exc: DriverError) -> dict[str, Any]:
+    """What test_connection says about a failure: the reason, the message, HikCentral's code,
+    and for a refused signature both strings to sign (neither holds a secret), so an
+    integrator sees at once whether the AppSecret or the request layout is wrong."""
+    report: dict[str, Any] = {"ok": False, "reason": reason_of(exc), "message": str(exc)}
+    if getattr(exc, "code", None):
+        report["code"] = exc.code  # type: ignore[attr-defined]
+    theirs = getattr(exc, "gateway_string_to_sign", None)
+    if theirs:
+        report["gateway_string_to_sign"] = theirs
+        report["our_string_to_sign"] = exc.our_string_to_sign  # type: ignore[attr-defined]
+    return report
 
 
 def import_selection(value: Any) -> str | list[str]:

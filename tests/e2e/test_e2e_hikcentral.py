@@ -273,7 +273,7 @@ async def test_test_connection_ok_and_every_failure_reason(e2e, hcp_sim, tmp_pat
 
     # the wrong secret parks its device (no account lock-out); the others stay offline with a reason
     auth_state = await w.wait_json(f"{B}/hcp_auth/state", lambda d: d["status"] == "auth_failed", timeout=20)
-    assert "AppKey" in auth_state["last_error"]
+    assert "AppSecret is wrong" in auth_state["last_error"]
     tls_state = await w.wait_json(f"{B}/hcp_tls/state", lambda d: bool(d["last_error"]))
     assert tls_state["online"] is False and "TLS" in tls_state["last_error"]
     assert (await w.wait(f"{B}/hcp_down/availability")).payload == b"offline"

@@ -67,7 +67,7 @@ async def test_ptz_moves_stops_and_presets(small_sim):
         assert small_sim.ptz["1"].history[-1]["action"] == 1
         await driver.command("ptz_preset", {"camera": "1", "preset": 7}, z)
         assert small_sim.ptz["1"].preset == 7
-        with pytest.raises(DeviceError, match="does not support PTZ"):
+        with pytest.raises(DeviceError, match="camera 2 does not support PTZ"):
             await driver.command("ptz_pan_tilt", {"camera": "2", "pan": 10, "tilt": 0},
                                  driver.device.zones["fixed"])
     finally:
