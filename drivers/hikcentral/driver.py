@@ -8,6 +8,7 @@ HikCentral; imports only write zones into the site file (through ``ctx.add_zones
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 from typing import Any
 
@@ -18,7 +19,7 @@ from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreach
 
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
-from gemhost.errors import DriverError, InvalidArgs
+from gemhost.errors import DeviceError, DriverError, InvalidArgs
 from gemhost.model import DeviceInfo, Event, ZoneConfig, now
 from gemhost.schema import bundled_schema
 from gemhost.urls import strip_credentials
@@ -276,6 +277,16 @@ class HikCentralDriver(Driver):
             else:
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=False)
         return {**report, "counts": {k: len(v) for k, v in report.items()}}
+
+    async def cmd_snapshot(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        """A picture taken now, through HikCentral (the host never talks to the camera)."""
+        zone = self._zone(args, zone)
+        code = str(zone.attributes["camera"])
+        content_type, picture = await self.client.capture(code)
+        if not content_type.startswith("image/"):
+            raise DeviceError(f"HikCentral sent {content_type} instead of a picture of camera {code}")
+        return {"camera": code, "zone": zone.id, "content_type": content_type,
+                "base64": base64.b64encode(picture).decode("ascii")}
 
     async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)

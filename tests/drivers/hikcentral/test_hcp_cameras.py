@@ -112,3 +112,20 @@ async def test_poll_sets_badge_status_missing_and_offline_event(small_sim):
         assert [(e.type, e.zone) for e in ctx.events] == [("device_offline", "one")]
     finally:
         await driver.close()
+
+
+async def test_encoding_devices_are_read_by_their_real_field_names(small_sim):
+    """Issue 12 item 2: HikCentral's rows are encodeDevIndexCode/encodeDevName (the guide's
+    resDemo in HAJNEL/AttendVisionReportsApi HIK_API/openapi-api.yaml, "Get encoding device
+    list"), not the regions' indexCode/name."""
+    client = HikCentralClient(small_sim.url, "sim-app-key", "sim-app-secret")
+    try:
+        page = await client.call("/artemis/api/resource/v1/encodeDevice/encodeDeviceList",
+                                 {"pageNo": 1, "pageSize": 500})
+        row = page["list"][0]
+        assert {"encodeDevIndexCode", "encodeDevName", "encodeDevIp", "encodeDevPort", "treatyType",
+                "status"} <= set(row) and "indexCode" not in row and "name" not in row
+        devices = await client.encoding_devices()
+        assert devices == small_sim.devices and all(devices.values())
+    finally:
+        await client.close()

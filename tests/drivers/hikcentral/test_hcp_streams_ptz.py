@@ -72,3 +72,41 @@ async def test_ptz_moves_stops_and_presets(small_sim):
                                  driver.device.zones["fixed"])
     finally:
         await driver.close()
+
+
+async def test_snapshot_through_hikcentrals_capture(small_sim):
+    """Issue 12 item 11: HCP's OpenAPI has /artemis/api/video/v1/camera/capture (a data URI)."""
+    import base64
+
+    zones = [zone("front", "2"), zone("dark", "7"), zone("hidden", "3")]  # 7 is offline
+    driver, _ = make_driver(small_sim, zones, events=False)
+    try:
+        shot = await driver.command("snapshot", {"camera": "2"}, zones[0])
+        picture = base64.b64decode(shot["base64"])
+        assert shot["content_type"] == "image/jpeg" and shot["camera"] == "2" and shot["zone"] == "front"
+        assert picture[:2] == b"\xff\xd8" and picture[-2:] == b"\xff\xd9"
+        assert b"hcp camera 2 capture 1" in picture  # this camera's picture, taken now
+        again = base64.b64decode((await driver.command("snapshot", {"camera": "2"}, zones[0]))["base64"])
+        assert b"capture 2" in again and small_sim.captures == ["2", "2"]
+        with pytest.raises(DeviceError, match="camera 7 is offline"):
+            await driver.command("snapshot", {"camera": "7"}, zones[1])
+        small_sim.deny_camera("3")
+        with pytest.raises(DeviceError, match="no permission for camera 3") as info:
+            await driver.command("snapshot", {"camera": "3"}, zones[2])
+        assert info.value.reason == "permission"
+        with pytest.raises(InvalidArgs):
+            await driver.command("snapshot", {"camera": "9"}, None)
+    finally:
+        await driver.close()
+
+
+def test_capture_data_uri_parsing():
+    from gemhost_drivers.hikcentral.client import HcpApiError, parse_data_uri
+
+    # the guide's example answer (HAJNEL/AttendVisionReportsApi, HIK_API/openapi-api.yaml,
+    # "Capture real time pictures via camera") starts like this; the rest is cut here
+    assert parse_data_uri("data:image/jpeg;base64,/9j/4AAQSkZJRgABAQEASABIAAD/",
+                          "x") == ("image/jpeg", bytes.fromhex("ffd8ffe000104a46494600010101004800480000ff"))
+    for bad in (None, "", "/9j/4AAQ", "data:image/jpeg,abc", "data:image/jpeg;base64,***"):
+        with pytest.raises(HcpApiError):
+            parse_data_uri(bad, "the picture")
