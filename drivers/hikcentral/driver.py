@@ -16,6 +16,7 @@ from gemhost_drivers.hikcentral import cameras as cams
 from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_close
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
 from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreachable_warning
+from gemhost_drivers.hikcentral.known import KnownCameras
 
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
@@ -61,6 +62,7 @@ class HikCentralDriver(Driver):
         self._stream_expiry: dict[str, dt.datetime] = {}
         self._ptz_last: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.known = KnownCameras(ctx.state_dir, self.log)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -259,12 +261,12 @@ class HikCentralDriver(Driver):
 
     async def cmd_import_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         selection = import_selection(args.get("cameras"))
-        zones = await cams.select_cameras(
-            self.client, self.device.zones, selection,
+        cameras = await cams.fetch_cameras(
+            self.client,
             progress=lambda fetched, total: self.ctx.report_progress(fetched, total, "cameras read from HikCentral"))
-        if not zones:
-            return {"imported": [], "count": 0}
-        ids = await self.ctx.add_zones(zones)
+        zones = cams.select_cameras(cameras, self.device.zones, selection, self.known.load())
+        ids = await self.ctx.add_zones(zones) if zones else []
+        self.known.save(c.code for c in cameras)
         return {"imported": ids, "count": len(ids)}
 
     async def cmd_sync_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -276,6 +278,7 @@ class HikCentralDriver(Driver):
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=True, online=False)
             else:
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=False)
+        self.known.save(c.code for c in cameras)
         return {**report, "counts": {k: len(v) for k, v in report.items()}}
 
     async def cmd_snapshot(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -362,13 +365,13 @@ def failure_report(exc: DriverError) -> dict[str, Any]:
 
 
 def import_selection(value: Any) -> str | list[str]:
-    """``cameras`` as the host passes it: "new"/"all", ["new"], or a list of index codes."""
+    """``cameras`` as the host passes it: "new"/"all", ["new"]/["all"], or a list of index codes."""
     if isinstance(value, str):
         return value.strip().lower() if value.strip().lower() in ("new", "all") else [value]
     if isinstance(value, list):
         if len(value) == 1 and str(value[0]).strip().lower() in ("new", "all"):
             return str(value[0]).strip().lower()
         if not value:
-            raise InvalidArgs("cameras is empty: give index codes or 'new'")
+            raise InvalidArgs("cameras is empty: give index codes, 'new' or 'all'")
         return [str(v) for v in value]
-    raise InvalidArgs("cameras must be a list of index codes or 'new'")
+    raise InvalidArgs("cameras must be a list of index codes, 'new' or 'all'")

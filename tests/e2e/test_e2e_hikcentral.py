@@ -399,25 +399,26 @@ async def test_import_by_codes_over_mqtt_and_new_from_the_cli(e2e, hcp_sim, tmp_
     assert unknown["ok"] is False and unknown["error"]["code"] == "invalid_args"
     assert "999999" in unknown["error"]["message"]
 
-    # the shell: gemhost import SITE hcp --new, then the running host reloads
+    # the shell: gemhost import SITE hcp --all; it asks the running host to reload over MQTT
     capsys.readouterr()
-    assert await run_cli(["import", str(site), "hcp", "--new"]) == 0
+    since = len(w.messages)
+    assert await run_cli(["import", str(site), "hcp", "--all"]) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)
     assert report["count"] == CAMERAS - 2 and len(report["imported"]) == CAMERAS - 2
     assert f"{CAMERAS}/{CAMERAS} cameras read from HikCentral" in out.err
     assert f"500/{CAMERAS} cameras read from HikCentral" in out.err  # progress per page of 500
+    assert "the running host reloaded the site: the new zones are live" in out.err
+    texts = [out.out, out.err]
     text = site.read_text()
     assert "app_secret: !secret hcp_app_secret   # from secrets.yaml beside this file" in text
     assert "# HikCentral end-to-end site (comments must survive imports)" in text
     zones = load_site(site, host.schemas).devices["hcp"].zones
     assert len(zones) == CAMERAS
     assert {z.attributes["camera"] for z in zones.values()} == set(hcp_sim.cameras)
-
-    since = len(w.messages)
-    reload = await ok(w, "reload", target="host")
-    assert reload == {"ok": True, "problems": [], "restart_required": []}
+    # no reload by hand: the running host already has every zone
     await back_online(w, since)
+    assert host.site is not None and set(host.site.devices["hcp"].zones) == set(zones)
     new_codes = {z.attributes["camera"]: z.id for z in zones.values() if z.attributes["camera"] not in by_code}
     for code in ("1", "14", "100", str(CAMERAS)):  # online, offline, renamed-style, last
         state = await w.wait_json(f"{B}/hcp/{new_codes[code]}/state", zone_ready(hcp_sim, code), timeout=30)
@@ -425,7 +426,66 @@ async def test_import_by_codes_over_mqtt_and_new_from_the_cli(e2e, hcp_sim, tmp_
         assert_stream_url(hcp_sim, state["stream_url"])
     listed = await ok(w, "list_cameras", {"not_imported": True})
     assert listed["total"] == 0
-    assert_no_secret(w, out.out, out.err)
+
+    # --new: only what HikCentral got since that import (issue 12 item 7)
+    bay = hcp_sim.add_camera("Loading Bay")
+    assert await run_cli(["import", str(site), "hcp", "--new"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"imported": ["loading_bay"], "count": 1}
+    assert "the running host reloaded the site" in out.err
+    state = await w.wait_json(f"{B}/hcp/loading_bay/state", zone_ready(hcp_sim, bay), timeout=30)
+    assert state["name"] == "Loading Bay"
+    assert await run_cli(["import", str(site), "hcp", "--new"]) == 0  # nothing new: no reload asked
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"imported": [], "count": 0} and "reload" not in out.err
+    assert_no_secret(w, *texts, out.out, out.err)
+
+
+async def test_cli_import_reload_needs_the_hosts_token_when_tokens_are_required(e2e, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """With access.require_token, the CLI's reload request is refused without a token covering
+    host/reload (one line says a reload is needed) and done with one (--token or $GEMHOST_TOKEN)."""
+    from gemhost.tokens import TokenStore
+
+    sim = HikCentralSimulator(cameras=6, app_key=APP_KEY, app_secret=SECRET)
+    await sim.start()
+    try:
+        site = write_site(tmp_path, site_text(e2e.broker, sim.url, [("one", "1")],
+                                              extra="\naccess: {require_token: true}\n"))
+        host, w = await e2e(site)
+        store = TokenStore.for_site(site)
+        import_only = store.create("import-only", ["hcp"], None, ["import_cameras"], 600)
+        both = store.create("importer", ["hcp", "host"], None, ["import_cameras", "reload"], 600)
+        capsys.readouterr()
+        assert await run_cli(["import", str(site), "hcp", "2", "--token", import_only]) == 0
+        out = capsys.readouterr()
+        assert json.loads(out.out)["count"] == 1
+        line = next(ln for ln in out.err.splitlines() if "needs a reload" in ln)  # one line says it all
+        assert line.startswith("site file updated; a running host needs a reload")
+        assert "refused the reload (unauthorized" in line
+        assert set(host.site.devices["hcp"].zones) == {"one"}  # not reloaded
+        monkeypatch.setenv("GEMHOST_TOKEN", both)  # the environment serves as well as --token
+        assert await run_cli(["import", str(site), "hcp", "3"]) == 0
+        out = capsys.readouterr()
+        assert "the running host reloaded the site" in out.err
+        await wait_until(lambda: len(host.site.devices["hcp"].zones) == 3, what="the reload by the CLI")
+        for token in (import_only, both):
+            assert token not in out.out + out.err
+        assert_no_secret(w, out.out, out.err)
+    finally:
+        await sim.stop()
+
+
+async def test_cli_import_says_a_reload_is_needed_when_the_broker_is_away():
+    from types import SimpleNamespace
+
+    from gemhost.cli_import import tell_running_host
+    from gemhost.site import MqttConfig
+
+    site = SimpleNamespace(id="away", mqtt=MqttConfig(broker=f"mqtt://127.0.0.1:{closed_port()}"))
+    line = await tell_running_host(site)
+    assert line.startswith("site file updated; a running host needs a reload")
+    assert "broker is not reachable" in line and "\n" not in line
 
 
 # ------------------------------------------------------------------ (4) sync_cameras
@@ -463,8 +523,11 @@ async def test_sync_after_add_remove_rename_then_import_new(e2e, hcp_sim, tmp_pa
     assert f"camera: '{gone_code}'" in site.read_text()  # never deleted from the file
     assert zone_of[gone_code] in load_site(site, host.schemas).devices["hcp"].zones
 
+    # "new" means new since the last import or sync: the sync above already saw Loading Bay,
+    # so import what it reported by code
+    assert await ok(w, "import_cameras", {"cameras": ["new"]}) == {"imported": [], "count": 0}
     since = len(w.messages)
-    new = await ok(w, "import_cameras", {"cameras": ["new"]})
+    new = await ok(w, "import_cameras", {"cameras": [c["code"] for c in report["new"]]})
     assert new["count"] == 1 and new["imported"] == ["loading_bay"]
     await back_online(w, since)
     zones = load_site(site, host.schemas).devices["hcp"].zones
@@ -683,8 +746,9 @@ async def test_sample_site_copy_import_new_then_run(e2e, tmp_path, capsys):
     assert await run_cli(["import", str(site), "hcp", "--new"]) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)
-    assert report["count"] == 12 and len(report["imported"]) == 12
+    assert report["count"] == 12 and len(report["imported"]) == 12  # the first --new: everything
     assert "12/12 cameras read from HikCentral" in out.err
+    assert "no host of this site is running on its broker" in out.err  # reachable, nobody home
     assert "sample-app-secret" not in out.out + out.err
 
     text = site.read_text()

@@ -15,10 +15,10 @@ from gemhost.model import DeviceConfig, DeviceInfo, Event, Secret, ZoneConfig
 class FakeContext:
     """Collects events, zone states and added zones; add_zones also updates the device."""
 
-    def __init__(self, device: DeviceConfig) -> None:
+    def __init__(self, device: DeviceConfig, state_dir: Path | None = None) -> None:
         self.device = device
         self.log = logging.LoggerAdapter(logging.getLogger("test.hcp"), {})
-        self.state_dir = Path("/nonexistent")
+        self.state_dir = state_dir or Path("/nonexistent")
         self.site_path = None
         self.events: list[Event] = []
         self.zone_state: dict[str, dict[str, Any]] = {}
@@ -44,7 +44,10 @@ class FakeContext:
         self.progress.append((done, total, what))
 
     async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
+        """Like the host: the zones are written, then the device sees them (a reload)."""
         self.added.extend(zones)
+        for z in zones:
+            self.device.zones[z["id"]] = ZoneConfig(id=z["id"], name=z["name"], attributes=z["attributes"])
         return [z["id"] for z in zones]
 
 
@@ -63,6 +66,6 @@ def device(url: str, zones: list[ZoneConfig] | None = None, **attrs: Any) -> Dev
                         zones={z.id: z for z in zones or []})
 
 
-def make_driver(sim: Any, zones: list[ZoneConfig] | None = None, **attrs: Any):
-    ctx = FakeContext(device(sim.url, zones, **attrs))
+def make_driver(sim: Any, zones: list[ZoneConfig] | None = None, state_dir: Path | None = None, **attrs: Any):
+    ctx = FakeContext(device(sim.url, zones, **attrs), state_dir)
     return HikCentralDriver(ctx), ctx
