@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 from typing import Any
 
 from gemhost_drivers.hikcentral import cameras as cams
+from gemhost_drivers.hikcentral import streams
 from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_close
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
 from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreachable_warning
@@ -21,14 +21,12 @@ from gemhost_drivers.hikcentral.known import KnownCameras
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DeviceError, DriverError, InvalidArgs
-from gemhost.model import DeviceInfo, Event, ZoneConfig, now
+from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
-from gemhost.urls import strip_credentials
 
 SOURCE = "hikcentral"
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
-STREAM_REFRESH_CONCURRENCY = 8
 
 
 def ptz_direction(pan: int, tilt: int) -> str | None:
@@ -59,7 +57,9 @@ class HikCentralDriver(Driver):
         self._subscribed = False
         self._warned_unreachable = False
         self._online: dict[str, bool] = {}
-        self._stream_expiry: dict[str, dt.datetime] = {}
+        self.publish_stream_url = bool(a.get("publish_stream_url", True))
+        self.streams = streams.StreamUrls(self.client, ctx.set_zone_state, self.log,
+                                          float(a.get("stream_url_ttl", 300)), a.get("stream_protocol", "rtsp"))
         self._ptz_last: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.known = KnownCameras(ctx.state_dir, self.log)
@@ -80,6 +80,8 @@ class HikCentralDriver(Driver):
     async def connect(self) -> DeviceInfo:
         info = await self._info()
         await self._refresh_zones()
+        if self.publish_stream_url and not any(t.get_name() == "stream-urls" for t in self._tasks):
+            self._start(self.streams.run(self._listed_zones), "stream-urls")
         if self.events_enabled:
             try:
                 await self._ensure_subscribed()
@@ -191,6 +193,7 @@ class HikCentralDriver(Driver):
             if camera is None:
                 self.ctx.set_zone_state(zone.id, source=SOURCE, online=False, missing=True)
                 self._online.pop(zone.id, None)
+                self.streams.drop(zone.id)
                 continue
             online = str(camera.get("status")) == str(cams.ONLINE)
             self.ctx.set_zone_state(zone.id, source=SOURCE, online=online, missing=False,
@@ -202,36 +205,14 @@ class HikCentralDriver(Driver):
                 self.ctx.emit_event(Event(type="device_online" if online else "device_offline",
                                           vendor_type=vendor, zone=zone.id,
                                           data={"camera": code, "source": "status_poll"}))
-        if self.attrs.get("publish_stream_url", True):
-            await self._refresh_stream_urls()
+        for gone in set(self.streams.next_at) - set(zones):
+            self.streams.drop(gone)  # no longer a zone
+        if self.publish_stream_url:
+            await self.streams.refresh(self._listed_zones())
 
-    async def _refresh_stream_urls(self) -> None:
-        limit = asyncio.Semaphore(STREAM_REFRESH_CONCURRENCY)
-        protocol = self.attrs.get("stream_protocol", "rtsp")
-        moment = now()
-
-        async def one(zone: ZoneConfig) -> None:
-            expires = self._stream_expiry.get(zone.id)
-            if (expires is not None and expires > moment) or self._online.get(zone.id) is None:
-                return
-            async with limit:
-                try:
-                    result = await self._stream_url(zone, zone.attributes.get("stream", "main"), protocol)
-                except DriverError as exc:
-                    self.log.debug("no stream URL for zone %s: %s", zone.id, exc)
-                    return
-            self.ctx.set_zone_state(zone.id, stream_url=result["url"], stream_url_expires=result["expires"])
-
-        await asyncio.gather(*(one(z) for z in self.device.zones.values()))
-
-    async def _stream_url(self, zone: ZoneConfig, stream: str, protocol: str) -> dict[str, Any]:
-        code = str(zone.attributes["camera"])
-        url = strip_credentials(await self.client.preview_url(code, stream, protocol))
-        expires = now() + dt.timedelta(seconds=float(self.attrs.get("stream_url_ttl", 300)))
-        # Refresh a little before HikCentral invalidates it.
-        self._stream_expiry[zone.id] = expires - dt.timedelta(seconds=10)
-        return {"camera": code, "zone": zone.id, "stream": stream, "protocol": protocol, "url": url,
-                "expires": expires.isoformat()}
+    def _listed_zones(self) -> list[ZoneConfig]:
+        """The zones whose camera HikCentral listed at the last poll (online or not)."""
+        return [z for z in self.device.zones.values() if z.id in self._online]
 
     # ------------------------------------------------------------ commands
 
@@ -276,6 +257,7 @@ class HikCentralDriver(Driver):
         for z in self.device.zones.values():
             if z.id in missing:
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=True, online=False)
+                self.streams.drop(z.id)
             else:
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=False)
         self.known.save(c.code for c in cameras)
@@ -294,7 +276,7 @@ class HikCentralDriver(Driver):
     async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         stream = args.get("stream") or zone.attributes.get("stream", "main")
-        return await self._stream_url(zone, stream, args.get("protocol", "rtsp"))
+        return await streams.fetch(self.client, zone, stream, args.get("protocol", "rtsp"), self.streams.ttl)
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
@@ -330,9 +312,7 @@ class HikCentralDriver(Driver):
         await self.client.ptz(code, 0, command, speed=max(1, min(100, speed)))
         self._ptz_last[code] = command
         if duration:
-            task = asyncio.create_task(self._ptz_stop_later(code, command, duration / 1000))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(self._ptz_stop_later(code, command, duration / 1000), f"ptz-stop-{code}")
         return {"camera": code, "command": command, "speed": speed, "duration": duration}
 
     async def _ptz_stop_later(self, code: str, command: str, delay: float) -> None:
@@ -343,6 +323,12 @@ class HikCentralDriver(Driver):
                 self._ptz_last.pop(code, None)
         except DriverError as exc:
             self.log.warning("stopping PTZ of camera %s failed: %s", code, exc)
+
+    def _start(self, work: Any, name: str) -> None:
+        """A background task of this driver, cancelled by close()."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _zone(self, args: dict[str, Any], zone: ZoneConfig | None) -> ZoneConfig:
         if zone is None:

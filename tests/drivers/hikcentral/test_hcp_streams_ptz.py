@@ -110,3 +110,81 @@ def test_capture_data_uri_parsing():
     for bad in (None, "", "/9j/4AAQ", "data:image/jpeg,abc", "data:image/jpeg;base64,***"):
         with pytest.raises(HcpApiError):
             parse_data_uri(bad, "the picture")
+
+
+class _Clock:
+    """A clock the test moves (the driver's timer reads it instead of the wall clock)."""
+
+    def __init__(self) -> None:
+        self.at = dt.datetime.now().astimezone()
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+
+async def _until(predicate, what: str) -> None:
+    for _ in range(250):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_published_stream_url_is_renewed_ahead_of_expiry_without_a_poll(small_sim):
+    """Issue 12 item 8: the URL is refreshed on its own timer before it expires, not by the
+    status poll (here the poll never runs), and a missing camera drops its URL."""
+    clock = _Clock()
+    zones = [zone("front", "2"), zone("back", "4")]
+    driver, ctx = make_driver(small_sim, zones, events=False, publish_stream_url=True, stream_url_ttl=300,
+                              status_interval=86_400_000)
+    driver.streams.clock = clock
+    try:
+        await driver.connect()
+        first = ctx.zone_state["front"]["stream_url"]
+        assert small_sim.url_valid(first)
+        assert driver.streams.delay() == pytest.approx(300 - 30)  # renewal due 30 s before expiry
+        polls = small_sim.requests.count("/artemis/api/common/v1/version")
+        # 275 s later (HikCentral's clock too): due, though no poll has run
+        clock.at += dt.timedelta(seconds=275)
+        small_sim.advance(275)
+        driver.streams.wake.set()  # the timer sleeps on the wall clock; let it read the moved one
+        await _until(lambda: ctx.zone_state["front"]["stream_url"] != first, "the renewal")
+        renewed = ctx.zone_state["front"]["stream_url"]
+        assert small_sim.url_valid(first) and small_sim.url_valid(renewed)
+        small_sim.advance(30)  # the first one has expired now; the published one has not
+        assert not small_sim.url_valid(first) and small_sim.url_valid(renewed)
+        assert dt.datetime.fromisoformat(ctx.zone_state["front"]["stream_url_expires"]) == pytest.approx(
+            clock.at + dt.timedelta(seconds=300), abs=dt.timedelta(seconds=1))
+        assert small_sim.requests.count("/artemis/api/common/v1/version") == polls  # no poll did it
+        # a camera HikCentral no longer has drops its URL at the next poll
+        small_sim.remove_camera("4")
+        await driver.poll()
+        assert ctx.zone_state["back"]["missing"] is True
+        assert ctx.zone_state["back"]["stream_url"] is None and ctx.zone_state["back"]["stream_url_expires"] is None
+        assert "back" not in driver.streams.next_at
+    finally:
+        await driver.close()
+    assert not driver._tasks  # the timer ended with the driver
+
+
+async def test_a_url_that_cannot_be_renewed_is_withdrawn_when_it_expires(small_sim):
+    clock = _Clock()
+    z = zone("front", "2")
+    driver, ctx = make_driver(small_sim, [z], events=False, publish_stream_url=True, stream_url_ttl=100)
+    driver.streams.clock = clock
+    try:
+        await driver.connect()
+        assert ctx.zone_state["front"]["stream_url"]
+        small_sim.set_fault("500")
+        clock.at += dt.timedelta(seconds=85)  # due (20 s lead), but HikCentral fails
+        await driver.streams.refresh([z])
+        assert ctx.zone_state["front"]["stream_url"]  # still valid for 15 s: kept
+        clock.at += dt.timedelta(seconds=20)  # expired, and the retry fails too
+        await driver.streams.refresh([z])
+        assert ctx.zone_state["front"]["stream_url"] is None
+        small_sim.set_fault(None)
+        clock.at += dt.timedelta(seconds=20)
+        await driver.streams.refresh([z])
+        assert small_sim.url_valid(ctx.zone_state["front"]["stream_url"])
+    finally:
+        await driver.close()
