@@ -15,7 +15,7 @@ from gemhost_drivers.hikcentral import cameras as cams
 from gemhost_drivers.hikcentral import streams
 from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_close
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
-from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreachable_warning
+from gemhost_drivers.hikcentral.events import EventReceiver, SeenReports, parse_push, unreachable_warning
 from gemhost_drivers.hikcentral.known import KnownCameras
 
 from gemhost.backoff import Backoff
@@ -55,6 +55,8 @@ class HikCentralDriver(Driver):
                                       int(a.get("event_listen_port", 0)))
         self.event_types = sorted(EVENT_CODES)
         self._subscribed = False
+        self._ever_subscribed = False
+        self._seen = SeenReports()
         self._warned_unreachable = False
         self._online: dict[str, bool] = {}
         self.publish_stream_url = bool(a.get("publish_stream_url", True))
@@ -148,8 +150,11 @@ class HikCentralDriver(Driver):
             if warning:
                 self.log.warning(warning)
         if not self._subscribed:
+            if self._ever_subscribed:
+                # pushes were lost meanwhile, a stop among them perhaps: nothing may stay on
+                self.ctx.end_open_events("offline")
             await self.client.subscribe(self.event_types, self.callback_url())
-            self._subscribed = True
+            self._subscribed = self._ever_subscribed = True
 
     def handle_push(self, payload: Any) -> list[Event]:
         """Publish the events of one push (exposed for tests and the receiver loop)."""
@@ -160,9 +165,10 @@ class HikCentralDriver(Driver):
             return []
         if ignored:
             self.log.debug("ignored %d pushed events of cameras that are not zones", ignored)
-        for event in events:
+        fresh = [e for e in events if self._seen.first_time(e)]
+        for event in fresh:
             self.ctx.emit_event(event)
-        return events
+        return fresh
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -203,7 +209,7 @@ class HikCentralDriver(Driver):
             if previous is not None and previous != online:
                 vendor = "deviceOnline" if online else "deviceOffline"
                 self.ctx.emit_event(Event(type="device_online" if online else "device_offline",
-                                          vendor_type=vendor, zone=zone.id,
+                                          vendor_type=vendor, state="pulse", zone=zone.id,
                                           data={"camera": code, "source": "status_poll"}))
         for gone in set(self.streams.next_at) - set(zones):
             self.streams.drop(gone)  # no longer a zone

@@ -47,6 +47,7 @@ mqtt:
 
 host:
   command_timeout: 20   # the status poll refreshes hundreds of stream URLs
+  pulse_hold: 1         # seconds a status-0 (instantaneous) event keeps its zone active
 
 devices:
   # The VMS: cameras are imported as zones
@@ -667,43 +668,93 @@ async def test_stream_urls_and_ptz_with_isapi_argument_names(e2e, hcp_sim, tmp_p
     assert_no_secret(w)
 
 
-async def test_pushed_events_are_normalized_and_unsubscribed_on_stop(e2e, hcp_sim, tmp_path):
+async def test_pushed_events_lifetime_through_the_broker_and_unsubscribed_on_stop(e2e, hcp_sim, tmp_path):
+    """Issue 12 item 6 with the core's event lifetime (issue 9): a camera's motion started with
+    status 1 ends by the device (status 2); status 3/4/5 are published as updates of it; an
+    instantaneous status 0 ends by the host's pulse hold; one active and one inactive each."""
     site = write_site(tmp_path, site_text(e2e.broker, hcp_sim.url, [("gate", "1"), ("dock", "7")]))
     host, w = await e2e(site)
     await wait_until(lambda: len(hcp_sim.subscriptions) == 7, what="the event subscription")
     dest = set(hcp_sim.subscriptions.values())
     assert len(dest) == 1 and next(iter(dest)).startswith("http://127.0.0.1:")
+    topic = f"{B}/hcp/gate/event"
+
+    def events(**match: Any) -> list[dict[str, Any]]:
+        out = [json.loads(m.payload) for m in w.on(topic)]
+        return [e for e in out if all(e.get(k) == v for k, v in match.items())]
 
     # not imported first: when the imported camera's event is out, the other would be too
     assert await hcp_sim.push_event("5", "motion") == 1
+    started: dict[str, str] = {}
     for kind, vendor in (("motion", "VMD"), ("line_crossing", "linedetection"), ("video_loss", "videoloss")):
-        assert await hcp_sim.push_event("1", kind) == 1
-        ev = await w.wait_json(f"{B}/hcp/gate/event", lambda d, k=kind: d["type"] == k)
-        assert ev["vendor_type"] == vendor and ev["state"] == "active"
-        assert ev["device"] == "hcp" and ev["zone"] == "gate" and ev["channel"] is None
+        assert await hcp_sim.push_event("1", kind, status=1) == 1
+        started[kind] = hcp_sim.last_event_id
+        ev = await w.wait_json(topic, lambda d, k=kind: d["type"] == k and d["state"] == "active")
+        assert ev["vendor_type"] == vendor and ev["kind"] == "stateful" and ev["id"] == started[kind]
+        assert ev["device"] == "hcp" and ev["zone"] == "gate" and ev["channel"] is None and ev["event_id"]
         assert ev["data"]["camera"] == "1" and ev["data"]["camera_name"] == hcp_sim.cameras["1"].name
-        assert dt.datetime.fromisoformat(ev["time"]).tzinfo is not None and ev["id"]
-        msg = next(m for m in w.on(f"{B}/hcp/gate/event") if json.loads(m.payload)["id"] == ev["id"])
+        assert ev["data"]["status"] == 1 and dt.datetime.fromisoformat(ev["time"]).tzinfo is not None
+        msg = next(m for m in w.on(topic) if json.loads(m.payload)["event_id"] == ev["event_id"])
         assert msg.qos == 1 and not msg.retain
     await w.wait_json(f"{B}/hcp/gate/state", lambda d: d["active"] == {"motion": True, "line_crossing": True,
                                                                        "video_loss": True})
     assert not [m for m in w.messages if b'"camera":"5"' in payload_of(m)]
     assert not w.on(f"{B}/hcp/event")
+    motion = events(type="motion", state="active")[0]
 
-    assert await hcp_sim.push_event("1", "motion", status=2) == 1
-    stop = await w.wait_json(f"{B}/hcp/gate/event", lambda d: d["state"] == "inactive")
-    assert stop["type"] == "motion"
+    # status 1 again (HikCentral repeats a start): silent; 3 pulse repeat, 4 linkage, 5 picture: updates
+    assert await hcp_sim.push_event("1", "motion", status=1, event_id=started["motion"]) == 1
+    for status in (3, 4, 5):
+        assert await hcp_sim.push_event("1", "motion", status=status, event_id=started["motion"]) == 1
+        update = await w.wait_json(topic, lambda d, s=status: d["state"] == "update" and d["data"]["status"] == s)
+        assert update["event_id"] == motion["event_id"] and update["refers_to"] == started["motion"]
+        assert update["type"] == "motion" and update["kind"] == "stateful"
+    assert update["data"]["detail"]["picUrl"].endswith(f"/pic/{started['motion']}.jpg")  # status 5
+
+    # status 2: the device ends it
+    assert await hcp_sim.push_event("1", "motion", status=2, event_id=started["motion"]) == 1
+    stop = await w.wait_json(topic, lambda d: d["type"] == "motion" and d["state"] == "inactive")
+    assert stop["ended_by"] == "device" and stop["event_id"] == motion["event_id"] and stop["kind"] == "stateful"
     state = await w.wait_json(f"{B}/hcp/gate/state", lambda d: d["active"].get("motion") is False)
     assert state["active"]["line_crossing"] is True and state["source"] == "hikcentral"
+    assert len(events(type="motion", state="active")) == 1 and len(events(type="motion", state="inactive")) == 1
+    assert len(events(type="motion", state="update")) == 3
 
-    assert await hcp_sim.push_event("7", "intrusion") == 1  # an offline camera still pushes
-    dock = await w.wait_json(f"{B}/hcp/dock/event")
-    assert dock["type"] == "intrusion" and dock["vendor_type"] == "fielddetection" and dock["zone"] == "dock"
+    # status 0 (an offline camera still pushes): a pulse, ended by the host's pulse hold
+    dock_topic = f"{B}/hcp/dock/event"
+    assert await hcp_sim.push_event("7", "intrusion", status=0) == 1
+    pulse = await w.wait_json(dock_topic, lambda d: d["state"] == "active")
+    assert pulse["type"] == "intrusion" and pulse["vendor_type"] == "fielddetection" and pulse["kind"] == "pulse"
+    held = await w.wait_json(dock_topic, lambda d: d["state"] == "inactive", timeout=20)
+    assert held["ended_by"] == "pulse" and held["event_id"] == pulse["event_id"]
+    await w.wait_json(f"{B}/hcp/dock/state", lambda d: d["active"] == {"intrusion": False})
 
+    # stopping ends what is still open, then unsubscribes
     await host.stop()
+    ends = {e["type"]: e for e in events(state="inactive")}
+    assert ends["line_crossing"]["ended_by"] == ends["video_loss"]["ended_by"] == "stop"
+    assert all(len(events(type=t, state="inactive")) == 1 for t in started)
     assert hcp_sim.subscriptions == {}
     assert await hcp_sim.push_event("1", "motion") == 0
     await w.wait(f"{B}/hcp/availability", lambda m: m.payload == b"offline")
+    assert_no_secret(w)
+
+
+async def test_snapshot_over_mqtt_lands_on_the_zone_snapshot_topic(e2e, hcp_sim, tmp_path):
+    """Issue 12 item 11: HikCentral zones take a snapshot through HCP's capture API, so the
+    image entity Home Assistant discovers for them gets a picture."""
+    import base64
+
+    site = write_site(tmp_path, site_text(e2e.broker, hcp_sim.url, [("gate", "1"), ("dark", "7")]))
+    _host, w = await e2e(site)
+    shot = await ok(w, "snapshot", {"zone": "gate"})
+    assert shot["content_type"] == "image/jpeg" and shot["camera"] == "1"
+    retained = await w.wait(f"{B}/hcp/gate/snapshot")
+    picture = base64.b64decode(payload_of(retained))
+    assert picture[:2] == b"\xff\xd8" and b"hcp camera 1 capture" in picture
+    offline = await cmd(w, "snapshot", {"camera": "7"})
+    assert offline["ok"] is False and offline["error"]["code"] == "device_error"
+    assert "camera 7 is offline" in offline["error"]["message"]
     assert_no_secret(w)
 
 
