@@ -221,8 +221,13 @@ class Alert:
 
     @property
     def heartbeat(self) -> bool:
-        """The periodic ``videoloss``/``inactive`` keep-alive of the stream, not an event."""
-        return self.event_type.lower() == "videoloss" and self.state == "inactive"
+        """The periodic keep-alive of the stream, not an event: ``videoloss``/``inactive``
+        (cameras and NVRs), or an ``inactive`` alert described "Heartbeat" (door stations,
+        hikvision-camera-bot issue #50)."""
+        if self.state != "inactive":
+            return False
+        described = str(self.fields.get("eventDescription") or "").strip().lower()
+        return self.event_type.lower() == "videoloss" or described == "heartbeat"
 
     def data(self) -> dict[str, Any]:
         """Vendor fields worth publishing (no addresses of other hosts)."""
