@@ -70,6 +70,8 @@ class IsapiDriver(Driver):
         self._stats_flush: asyncio.TimerHandle | None = None
         self._stream_good = False
         self._refusals = 0
+        self.backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
+        """Reconnect delays of the alertStream; reset after a stream that delivered a readable part."""
 
     # ------------------------------------------------------------ liveness
 
@@ -179,7 +181,7 @@ class IsapiDriver(Driver):
         that delivered a readable part); returns on 404 or a stream refused twice."""
         if not self.attrs.get("events", True):
             return
-        backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
+        backoff = self.backoff
         self._refusals = 0
         while True:
             await self._auth_ok.wait()
