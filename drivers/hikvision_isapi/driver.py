@@ -16,7 +16,6 @@ from gemhost.urls import strip_credentials
 
 from . import channels, triggers, xml
 from .client import IsapiClient
-from .debounce import Debouncer
 from .events import Alert, AlertDecoder, MultipartParser, boundary_of
 
 DEVICE_INFO = "/ISAPI/System/deviceInfo"
@@ -61,7 +60,6 @@ class IsapiDriver(Driver):
         self._auth_ok = asyncio.Event()
         self._auth_ok.set()
         self._timers: dict[str, asyncio.Task] = {}
-        self.debouncer = Debouncer(a.get("event_quiet_time", 5000) / 1000, self._publish, self._zone_flag)
         self.stall_timeout = a.get("stream_stall_timeout", 60000) / 1000
         self.decoder = AlertDecoder()
         self.event_types: dict[int, list[str]] | None = None
@@ -163,7 +161,6 @@ class IsapiDriver(Driver):
         self._timers.clear()
         if self._stats_flush is not None:
             self._stats_flush.cancel()
-        self.debouncer.close()
         with contextlib.suppress(Exception):
             await self.client.close()
 
@@ -193,6 +190,8 @@ class IsapiDriver(Driver):
                 continue
             if self._stream_good:
                 backoff.reset()
+            # an end sent while we were away is lost: close what is open rather than guess
+            self.ctx.end_open_events("offline")
             self._set_stream_state("reconnecting")
             await asyncio.sleep(backoff.next())
 
@@ -285,7 +284,10 @@ class IsapiDriver(Driver):
         return next((z for z in self.device.zones.values() if int(z.attributes["address"]) == address), None)
 
     def handle_alert(self, alert: Alert) -> Event | None:
-        """Report one decoded alert; returns the Event it stands for (None for a heartbeat)."""
+        """Report one decoded alert to the core, which owns its lifetime (alertStream types
+        are ``repeating`` in the schema: repeats extend a condition, quiet time ends it; an
+        end without a region ends every region of the channel; access-control alerts are
+        pulses). Returns the Event reported (None for a heartbeat)."""
         if alert.heartbeat:
             return None
         address = channels.event_address(alert.channel_id, alert.dyn_channel_id, self.ip_channel_ids)
@@ -295,28 +297,11 @@ class IsapiDriver(Driver):
             data["address"] = address
         event = Event(type=alert.normalized, vendor_type=alert.event_type, state=alert.state,
                       time=alert.time, zone=zone.id if zone else None, channel=address, data=data,
-                      id=alert.event_id)
-        if alert.state == "pulse":
-            self._publish(event)
-            return event
-        condition = (alert.event_type.lower(), address, event.zone)
-        if alert.state == "inactive":
-            # an end without a region (linedetection/fielddetection firmware) ends them all
-            ended = [k for k in self.debouncer.active_keys if k[0] == condition
-                     and (alert.key is None or k[1] == alert.key)]
-            for key in ended:
-                self.debouncer.inactive(key, alert.time)
-        else:
-            self.debouncer.active((condition, alert.key), event)
-        return event
-
-    def _publish(self, event: Event) -> None:
+                      key=alert.key, id=alert.event_id)
         fut = self.ctx.emit_event(event)
         if isinstance(fut, asyncio.Future):
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-
-    def _zone_flag(self, zone: str, kind: str, on: bool) -> None:
-        self.ctx.set_zone_state(zone, **{kind: on})
+        return event
 
     # ------------------------------------------------------------ commands
 
