@@ -263,7 +263,7 @@ async def test_event_start_repeat_quiet_end_on_nvr_zone(nvr, driver_factory):
     task = await _run(drv)
     try:
         await until(lambda: nvr.open_streams == 1)
-        nvr.trigger_event(2, "VMD", repeat=4, interval=0.15)   # NVR sends channelID 34
+        nvr.trigger_event(2, "VMD", repeat=4, interval=0.15)   # channelID 2, dynChannelID 2 (real NVR alertStream)
         await ctx.wait_for(lambda: len(ctx.events) >= 2)
         assert [(e.type, e.vendor_type, e.state, e.zone, e.channel) for e in ctx.events] == [
             ("motion", "VMD", "active", "back", 2), ("motion", "VMD", "inactive", "back", 2)]
