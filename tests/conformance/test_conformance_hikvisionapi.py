@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
+import hikvisionapi  # a test extra: pip install -e '.[test]'
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
-
-hikvisionapi = pytest.importorskip("hikvisionapi", reason="hikvisionapi is a test extra")
 
 PW = "sim-password"
 

@@ -16,8 +16,7 @@ import contextlib
 import pytest
 from gemhost_drivers.hikvision_isapi.sim_documents import device_id
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
-
-hikvision = pytest.importorskip("pyhik.hikvision", reason="pyhik is a test extra (pip install -e '.[test]')")
+from pyhik import hikvision  # a test extra: pip install -e '.[test]'
 
 PW = "sim-password"
 SENSORS = ("Motion", "Field Detection", "Line Crossing")
