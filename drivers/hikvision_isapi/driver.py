@@ -116,12 +116,17 @@ class IsapiDriver(Driver):
         try:
             body = (await self.client.get(EVENT_TRIGGERS)).body
             found = xml.event_triggers(body)
-        except (DeviceError, NotSupported, xml.XmlError) as exc:
+        except DeviceUnreachable as exc:  # deviceInfo just answered: try again at the next poll
+            self.log.info("event triggers not read this time: %s", exc)
+            return
+        except (AuthError, DeviceError, NotSupported, xml.XmlError) as exc:
+            # refused or absent: never asked again by this driver (a refusal may count as a
+            # failed login on the device, and the lockout allows very few)
             self.log.info("event triggers unavailable (%s); zones publish no event_types", exc)
             self.event_types = {}
             return
         pir = None
-        with contextlib.suppress(DeviceError, NotSupported, xml.XmlError):
+        with contextlib.suppress(AuthError, DeviceError, DeviceUnreachable, NotSupported, xml.XmlError):
             pir = xml.capability((await self.client.get(CAPABILITIES)).body, "WLAlarmCap", "isSupportPIR")
         self.event_types, self.device_event_types = triggers.event_types(found, pir=pir)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 from isapi_helpers import captures, make_device
 
@@ -113,15 +114,20 @@ async def test_captured_nvr_publishes_event_types_per_zone(driver_factory):
         await s.stop()
 
 
-async def test_device_without_triggers_publishes_none(driver_factory):
+@pytest.mark.parametrize("status", [403, 404, 401])
+async def test_device_refusing_triggers_publishes_none_and_stays_online(driver_factory, status):
+    """A refusal of Event/triggers (even a 401 for an account without the right) costs the
+    connect nothing and is not asked again."""
     base = captures()
     s = IsapiSimulator(fixture="DS-2CD2146G2-ISU", fixtures_dir=base)
     await s.start()
     try:
-        s.fixture["Event/triggers"] = {"status_code": 403}
+        s.fixture["Event/triggers"] = {"status_code": status}
         drv, ctx = driver_factory(make_device(s, {"cam": {"address": 1}}))
-        await drv.connect()
+        assert (await drv.connect()).model == "DS-2CD2146G2-ISU"
         assert ctx.zone_state["cam"]["event_types"] == []
+        await drv.poll()
+        assert sum(p == "/ISAPI/Event/triggers" and a == "Digest" for _, p, a in s.requests) == 1
     finally:
         await s.stop()
 
