@@ -51,12 +51,13 @@ def device_yaml(dev_id: str, sim: IsapiSimulator, zones: dict[str, dict] | None 
 
 
 def write_site(tmp_path: Path, broker, devices: str, *, secrets: dict[str, str] | None = None,
-               pulse_hold: float = 5.0) -> Path:
+               pulse_hold: float = 5.0, discovery: bool = False) -> Path:
     protocol = "3.1.1" if broker.kind == "amqtt" else "auto"
     site = tmp_path / "site.yaml"
     site.write_text(textwrap.dedent(f"""\
         site: {{id: e2e, name: ISAPI end to end}}
-        mqtt: {{broker: "{broker.url}", protocol: "{protocol}", keepalive: 5, max_payload: 262144}}
+        mqtt: {{broker: "{broker.url}", protocol: "{protocol}", keepalive: 5, max_payload: 262144,
+                discovery: {json.dumps(discovery)}}}
         host: {{command_timeout: 5, command_concurrency: 4, shutdown_timeout: 2, pulse_hold: {pulse_hold}}}
         devices:
         """) + devices)
@@ -561,3 +562,21 @@ async def test_access_swipes_event_types_and_dropped_parts(mqtt_broker, tmp_path
     counted = await w.wait_json(f"{B}/door/state", lambda d: d["info"].get("alert_parts"))
     assert counted["info"]["alert_parts"] == {"dropped": 2} and counted["online"]
     assert cam.stream_connects == 1
+
+
+async def test_discovery_offers_the_triggers_sensors_before_they_fire(mqtt_broker, tmp_path, sims, run_host):
+    """Home Assistant gets a binary_sensor for each event type of the channel's Event/triggers
+    at once, not only after the first event of each type."""
+    nvr = await sims(kind="nvr", channels=2, heartbeat=0.5)
+    site = write_site(tmp_path, mqtt_broker, device_yaml("nvr", nvr, {"yard": {"address": 2}}), discovery=True)
+    host, w = await run_host(site, mqtt_broker.port)
+    ha = await MqttWatcher(mqtt_broker.port).start("homeassistant/#")
+    try:
+        config = await ha.wait_json("homeassistant/device/e2e_nvr/config",
+                                    lambda d: "yard_intrusion" in d.get("cmps", {}))
+    finally:
+        await ha.stop()
+    sensors = sorted(k for k, c in config["cmps"].items() if c["p"] == "binary_sensor")
+    assert sensors == [f"yard_{t}" for t in ("intrusion", "line_crossing", "motion", "region_entrance",
+                                              "region_exit", "tamper", "video_loss")]
+    assert not zone_events(w, "nvr", "yard")  # nothing has fired
