@@ -376,7 +376,8 @@ def parse_alert_xml(body: bytes | str) -> list[Alert]:
     PartError when no document could be read at all.
     """
     raw = body.encode("utf-8") if isinstance(body, str) else body
-    docs = [m.group(0) for m in _ALERT_DOC.finditer(raw)] or [raw]
+    found = [m.group(0) for m in _ALERT_DOC.finditer(raw)]
+    docs = found if len(found) > 1 else [raw]  # one document keeps its XML declaration
     alerts: list[Alert] = []
     failures: list[str] = []
     for doc in docs:
