@@ -209,3 +209,18 @@ async def test_every_recorded_error_status_is_answered_as_recorded():
         finally:
             await s.stop()
     assert checked == 78
+
+
+def test_cli_options_reach_the_simulator():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    IsapiSimulator.add_arguments(parser)
+    options = IsapiSimulator.options_from_args(parser.parse_args(
+        ["--kind", "nvr", "--channels", "4", "--stream-transport", "chunked", "--heartbeat", "2"]))
+    assert (options["kind"], options["channels"], options["stream_transport"], options["heartbeat"]) == (
+        "nvr", 4, "chunked", 2.0)
+    assert IsapiSimulator(**options).stream_transport == "chunked"
+    assert IsapiSimulator.options_from_args(parser.parse_args([]))["stream_transport"] == "close"
+    with pytest.raises(ValueError, match="stream_transport"):
+        IsapiSimulator(stream_transport="websocket")
