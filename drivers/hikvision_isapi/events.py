@@ -26,6 +26,7 @@ from gemhost.eventtypes import normalize
 from gemhost.model import now
 
 from . import xml
+from .assumptions import NAIVE_TIME_IS_HOST_LOCAL
 
 MAX_PART = 4 * 1024 * 1024
 """A part larger than this is dropped (a snapshot part is well below it)."""
@@ -298,7 +299,9 @@ def parse_time(value: Any) -> tuple[dt.datetime, str | None]:
             parsed = dt.datetime.fromisoformat(candidate)
         except ValueError:
             continue
-        return (parsed if parsed.tzinfo else parsed.astimezone()), None
+        if parsed.tzinfo is None and NAIVE_TIME_IS_HOST_LOCAL:
+            parsed = parsed.astimezone()
+        return parsed, None
     return now(), text
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from .assumptions import DEVICE_STATUS_FIELDS
+
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -94,12 +96,12 @@ def capabilities(*, nvr: bool, channels: int, io_inputs: int, io_outputs: int) -
 
 
 def device_status(started: dt.datetime) -> str:
-    """``System/status`` (assumption: DeviceStatus with the device time and uptime, the
-    fields clients such as hikvisionapi only need to find in a 200)."""
+    """``System/status`` (see assumptions.DEVICE_STATUS_FIELDS)."""
     now = dt.datetime.now().astimezone()
-    return (f'{HEAD}<DeviceStatus version="2.0" xmlns="{NS}">'
-            f"<currentDeviceTime>{now.isoformat(timespec='seconds')}</currentDeviceTime>"
-            f"<deviceUpTime>{int((now - started).total_seconds())}</deviceUpTime></DeviceStatus>\n")
+    values = {"currentDeviceTime": now.isoformat(timespec="seconds"),
+              "deviceUpTime": str(int((now - started).total_seconds()))}
+    fields = "".join(f"<{k}>{values[k]}</{k}>" for k in DEVICE_STATUS_FIELDS)
+    return f'{HEAD}<DeviceStatus version="2.0" xmlns="{NS}">{fields}</DeviceStatus>\n'
 
 
 def input_proxy_channels(channels: int) -> str:

@@ -28,6 +28,7 @@ from gemhost.selfsigned import SelfSignedTLS
 
 from . import sim_documents as docs
 from . import xml as isapi_xml
+from .assumptions import REFUSAL_IS_RESPONSE_STATUS
 from .jpeg import grey_jpeg
 from .sim_alerts import REGION_TYPES, AlertWriter
 from .sim_auth import AuthState, User
@@ -345,7 +346,7 @@ class IsapiSimulator:
             if why == "locked":
                 resp = _xml(response_status(request.path, 4, "Invalid Operation", "userLocked",
                                             "<lockStatus>lock</lockStatus>\n<unlockTime>1800</unlockTime>\n"), 401)
-            elif why == "failed":
+            elif why == "failed" and REFUSAL_IS_RESPONSE_STATUS:
                 resp = _xml(response_status(request.path, 4, "Invalid Operation", "notAuthenticated"), 401)
             else:  # no credentials yet, or a stale nonce: the plain challenge, with firmware's HTML body
                 resp = web.Response(status=401, text=UNAUTHORIZED_HTML, content_type="text/html")

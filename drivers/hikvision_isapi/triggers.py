@@ -13,14 +13,12 @@ from typing import Any
 
 from gemhost.eventtypes import normalize
 
+from .assumptions import IO_PROXY_STRIDE
+
 DEVICE_LEVEL = frozenset({"diskfull", "diskerror", "nicbroken", "ipconflict", "illaccess", "videomismatch",
                           "badvideo", "recordingfailure", "storagedetection", "hdbadblock", "poepowerexception"})
 """Exception events of the device itself; a camera lists them with ``videoInputChannelID`` 1,
 which is not a statement about its video channel."""
-IO_PROXY_STRIDE = 100
-"""``dynInputIOPortID`` of an NVR is <channel>0<input> (IO-101, IO-301 in the DS-7616NI-K2 and
-DS-7608NXI-I2 captures): the alarm input of the IP camera on that channel (assumption drawn
-from those captures)."""
 
 
 def _channel_of(trigger: dict[str, Any]) -> int | None:
