@@ -371,18 +371,19 @@ def _xml_fields(doc: bytes) -> dict[str, Any] | None:
     return fields
 
 
-def parse_alert_xml(body: bytes | str) -> list[Alert]:
+def parse_alert_xml(body: bytes | str, failures: list[str] | None = None) -> list[Alert]:
     """The EventNotificationAlerts of an XML part (any namespace); [] if it holds something else.
 
     Repairs what real firmware gets wrong: two documents in one part (each is read), and a
     raw ``&`` in free text such as ``channelName`` (hikvision_next escapes it too). Raises
-    PartError when no document could be read at all.
+    PartError when no document could be read at all; when only some could, the reasons of
+    the others are appended to ``failures``.
     """
     raw = body.encode("utf-8") if isinstance(body, str) else body
     found = [m.group(0) for m in _ALERT_DOC.finditer(raw)]
     docs = found if len(found) > 1 else [raw]  # one document keeps its XML declaration
     alerts: list[Alert] = []
-    failures: list[str] = []
+    failures = failures if failures is not None else []
     for doc in docs:
         try:
             fields, repaired = _read_xml_doc(doc)
@@ -472,11 +473,12 @@ def _alert_from_json(doc: dict[str, Any]) -> Alert | None:
     return alert_from_fields(doc, nested)
 
 
-def decode_part(part: Part) -> list[Alert]:
+def decode_part(part: Part, failures: list[str] | None = None) -> list[Alert]:
     """Alerts of one multipart part; [] for images and anything that is not an alert.
 
     Raises PartError for a text part of which nothing could be read, so the caller can
-    count it; images are skipped on purpose (events carry no binary payload).
+    count it; a document of a multi-document part that could not be read is appended to
+    ``failures``. Images are skipped on purpose (events carry no binary payload).
     """
     ctype = part.content_type
     body = part.body.strip()
@@ -485,7 +487,7 @@ def decode_part(part: Part) -> list[Alert]:
     if "json" in ctype or body[:1] == b"{":
         return parse_alert_json(body)
     if "xml" in ctype or body[:1] == b"<" or not ctype:
-        return parse_alert_xml(body)
+        return parse_alert_xml(body, failures)
     return []
 
 
@@ -533,12 +535,16 @@ class AlertDecoder:
         """Alerts of a part; a part that cannot be read (or is hostile) costs only itself."""
         counts = self.stats.counts
         counts["parts"] += 1
+        failures: list[str] = []
         try:
-            alerts = decode_part(part)
+            alerts = decode_part(part, failures)
         except Exception as exc:  # any unreadable or hostile part costs only itself
             counts["dropped"] += 1
             self.last_error = str(exc)[:200]
             return []
+        if failures:
+            counts["dropped"] += len(failures)
+            self.last_error = failures[-1][:200]
         if part.content_type.startswith("image/"):
             counts["images"] += 1
         alerts = [a for a in alerts if not self._duplicate(a)]

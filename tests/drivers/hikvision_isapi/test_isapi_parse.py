@@ -344,6 +344,10 @@ def test_two_documents_in_one_part_are_both_read():
     alerts, decoder = _decode(body)
     assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 1), ("motion", 2)]
     assert decoder.stats.problems() == {"multi_document": 1}
+    # one readable document and one cut short: the readable one survives, the other is counted
+    alerts, decoder = _decode(_doc("VMD", 3) + _doc("IO", 4)[:-30] + "</EventNotificationAlert>")
+    assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 3)]
+    assert decoder.stats.problems() == {"dropped": 1}
     two_json = json.dumps({"eventType": "VMD", "channelID": 3}) + "\n" + json.dumps({"eventType": "IO", "channelID": 1})
     alerts, _ = _decode(two_json, ctype="application/json")
     assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 3), ("io", 1)]
