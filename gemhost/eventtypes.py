@@ -29,6 +29,7 @@ TEMPERATURE = "temperature"
 SCENE_CHANGE = "scene_change"
 FACE = "face"
 AUDIO = "audio"
+ACCESS_CONTROL = "access_control"
 
 # Vendor eventType (lower-cased) -> normalized type.
 HIKVISION_EVENT_TYPES: dict[str, str] = {
@@ -58,6 +59,7 @@ HIKVISION_EVENT_TYPES: dict[str, str] = {
     "scenechangedetection": SCENE_CHANGE,
     "facedetection": FACE,
     "audioexception": AUDIO,
+    "accesscontrollerevent": ACCESS_CONTROL,
 }
 
 

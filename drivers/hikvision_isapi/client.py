@@ -9,6 +9,7 @@ dropped so no stale challenge is replayed. Retrying a 401 is the host's job, wit
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -120,19 +121,27 @@ class IsapiClient:
 
     @contextlib.asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
-        """A long-lived GET (alertStream): connect timeout only; the caller detects stalls."""
+        """A long-lived GET (alertStream). Connecting, sending and receiving the response
+        headers must finish within ``timeout`` (a device that accepts the connection and never
+        answers would otherwise hold the stream forever); the body has no read timeout, the
+        caller detects stalls from the moment of the request."""
         timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_connect=self.timeout,
                                         sock_read=None)
         try:
-            resp = await self._session_now().get(self.base_url + path, timeout=timeout)
+            async with asyncio.timeout(self.timeout):
+                resp = await self._session_now().get(self.base_url + path, timeout=timeout)
         except TimeoutError:
-            raise DeviceUnreachable(f"{self.base_url}: no answer to GET {path} within {self.timeout:g} s") \
-                from None
+            raise DeviceUnreachable(f"{self.base_url}: no answer (response headers) to GET {path} within "
+                                    f"{self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise self._unreachable(exc, "GET", path) from None
         try:
             if resp.status != 200:
-                body = await resp.content.read(64 * 1024)
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        body = await resp.content.read(64 * 1024)
+                except TimeoutError:
+                    body = b""
                 if resp.status == 401:
                     await self.reset()
                 check(Reply(resp.status, resp.headers.get("Content-Type", ""), body), "GET", path)

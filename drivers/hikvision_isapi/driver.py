@@ -14,15 +14,20 @@ from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
 from gemhost.urls import strip_credentials
 
-from . import channels, xml
+from . import channels, triggers, xml
 from .client import IsapiClient
-from .events import MultipartParser, boundary_of, decode_part
+from .events import Alert, AlertDecoder, MultipartParser, boundary_of
 
 DEVICE_INFO = "/ISAPI/System/deviceInfo"
 INPUT_PROXY = "/ISAPI/ContentMgmt/InputProxy/channels"
 STREAMING = "/ISAPI/Streaming/channels"
 VIDEO_INPUTS = "/ISAPI/System/Video/inputs/channels"
 ALERT_STREAM = "/ISAPI/Event/notification/alertStream"
+EVENT_TRIGGERS = "/ISAPI/Event/triggers"
+CAPABILITIES = "/ISAPI/System/capabilities"
+STATS_FLUSH = 2.0
+"""Seconds between device-state updates of the alertStream tally: a hostile stream of broken
+parts must not turn into a flood of state publications."""
 RECORDER_TYPES = ("nvr", "dvr", "hvr", "dvs", "hybrid")
 
 BACKOFF_FIRST = 0.5
@@ -56,6 +61,15 @@ class IsapiDriver(Driver):
         self._auth_ok.set()
         self._timers: dict[str, asyncio.Task] = {}
         self.stall_timeout = a.get("stream_stall_timeout", 60000) / 1000
+        self.decoder = AlertDecoder()
+        self.event_types: dict[int, list[str]] | None = None
+        """Event types per channel from Event/triggers, read once per driver (None: not yet)."""
+        self.device_event_types: list[str] = []
+        self._stats_flush: asyncio.TimerHandle | None = None
+        self._stream_good = False
+        self._refusals = 0
+        self.backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
+        """Reconnect delays of the alertStream; reset after a stream that delivered a readable part."""
 
     # ------------------------------------------------------------ liveness
 
@@ -74,14 +88,47 @@ class IsapiDriver(Driver):
             model=parsed["model"], firmware=parsed["firmware"], serial=parsed["serial"],
             manufacturer="Hikvision",
             extra={"mac": parsed["mac"], "device_type": parsed["device_type"],
-                   "device_name": parsed["name"], "firmware_build": parsed["firmware_build"],
-                   **({"event_stream": self.stream_state} if self.stream_state else {})})
+                   "device_name": parsed["name"], "firmware_build": parsed["firmware_build"]})
         if not self._auth_ok.is_set():
             self._auth_ok.set()
         if self.is_recorder and not self.ip_channel_ids:
             await self._learn_ip_channels()
+        if self.event_types is None:
+            await self._learn_event_types()
+        self._add_extras()
         self._publish_zone_states()
         return self.info
+
+    def _add_extras(self) -> None:
+        """What the driver learnt besides deviceInfo: stream state, device-level event types,
+        the alertStream tally (parts read, dropped, repaired)."""
+        extra = self.info.extra
+        if self.stream_state:
+            extra["event_stream"] = self.stream_state
+        if self.device_event_types:
+            extra["event_types"] = self.device_event_types
+        if self.decoder.stats.problems():
+            extra["alert_parts"] = self.decoder.stats.problems()
+
+    async def _learn_event_types(self) -> None:
+        """Event/triggers (and System/capabilities for PIR) -> event types per channel. A device
+        without them (old firmware, an account without the right) just publishes none."""
+        try:
+            body = (await self.client.get(EVENT_TRIGGERS)).body
+            found = xml.event_triggers(body)
+        except DeviceUnreachable as exc:  # deviceInfo just answered: try again at the next poll
+            self.log.info("event triggers not read this time: %s", exc)
+            return
+        except (AuthError, DeviceError, NotSupported, xml.XmlError) as exc:
+            # refused or absent: never asked again by this driver (a refusal may count as a
+            # failed login on the device, and the lockout allows very few)
+            self.log.info("event triggers unavailable (%s); zones publish no event_types", exc)
+            self.event_types = {}
+            return
+        pir = None
+        with contextlib.suppress(AuthError, DeviceError, DeviceUnreachable, NotSupported, xml.XmlError):
+            pir = xml.capability((await self.client.get(CAPABILITIES)).body, "WLAlarmCap", "isSupportPIR")
+        self.event_types, self.device_event_types = triggers.event_types(found, pir=pir)
 
     async def poll(self) -> DeviceInfo:
         return await self.connect()
@@ -108,12 +155,17 @@ class IsapiDriver(Driver):
             # a user-typed stream_url may carry user:password; it is published without them
             url = strip_credentials(zone.attributes.get("stream_url") or "") or \
                 channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
-            self.ctx.set_zone_state(zone.id, stream_url=url, channel_id=channels.stream_id(addr, stream))
+            fields: dict[str, Any] = {"stream_url": url, "channel_id": channels.stream_id(addr, stream)}
+            if self.event_types is not None:
+                fields["event_types"] = self.event_types.get(addr, [])
+            self.ctx.set_zone_state(zone.id, **fields)
 
     async def close(self) -> None:
         for task in self._timers.values():
             task.cancel()
         self._timers.clear()
+        if self._stats_flush is not None:
+            self._stats_flush.cancel()
         with contextlib.suppress(Exception):
             await self.client.close()
 
@@ -127,82 +179,120 @@ class IsapiDriver(Driver):
         self.ctx.set_device_info(self.info)
 
     async def run_events(self) -> None:
-        """alertStream with reconnect (exponential back-off, full jitter); returns on 404."""
+        """alertStream with reconnect (exponential back-off, full jitter, reset after a stream
+        that delivered a readable part); returns on 404 or a stream refused twice."""
         if not self.attrs.get("events", True):
             return
-        backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
-        refusals = 0
+        backoff = self.backoff
+        self._refusals = 0
         while True:
             await self._auth_ok.wait()
-            got_traffic = False
-            try:
-                async with self.client.stream(ALERT_STREAM) as resp:
-                    refusals = 0
-                    self._set_stream_state("connected")
-                    got_traffic = await self._consume(resp)
-                    self.log.info("alertStream ended; reconnecting")
-            except NotSupported as exc:
-                self.log.warning("event stream not supported, not retrying: %s", exc)
-                self._set_stream_state("unsupported")
+            self._stream_good = False
+            outcome = await self._stream_once()
+            if outcome == "stop":
                 return
-            except AuthError as exc:
-                refusals += 1
-                if refusals >= 2:
-                    # Refused again although deviceInfo accepted the same login in between: the
-                    # account lacks the event right. Retrying would only feed the lockout counter.
-                    self.log.warning("event stream refused twice while the login works: the account "
-                                     "may not subscribe to events; not retrying until reload (%s)", exc)
-                    self._set_stream_state("forbidden")
-                    return
-                self.log.warning("event stream refused (waiting for a good login): %s", exc)
-                self._auth_ok.clear()
-                self._set_stream_state("auth_failed")
+            if outcome == "auth":
                 continue
-            except StreamStalled:
-                self.log.warning("alertStream silent for %.1f s; reconnecting", self.stall_timeout)
-                got_traffic = True
-            except (DeviceError, DeviceUnreachable) as exc:
-                self.log.warning("event stream: %s", exc)
-            except (OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                self.log.warning("event stream dropped: %s", type(exc).__name__)
-            except Exception as exc:  # aiohttp payload errors and the like: reconnect, never die
-                self.log.warning("event stream error: %s: %s", type(exc).__name__, exc)
-            if got_traffic:
+            if self._stream_good:
                 backoff.reset()
             # an end sent while we were away is lost: close what is open rather than guess
             self.ctx.end_open_events("offline")
             self._set_stream_state("reconnecting")
             await asyncio.sleep(backoff.next())
 
-    async def _consume(self, resp) -> bool:
-        """Read parts until EOF; raises StreamStalled when nothing arrives in time."""
+    async def _stream_once(self) -> str:
+        """One alertStream connection: "stop" (never retry), "auth" (wait for a good login),
+        or "retry"."""
+        try:
+            requested = asyncio.get_running_loop().time()
+            async with self.client.stream(ALERT_STREAM) as resp:
+                self._refusals = 0
+                self._set_stream_state("connected")
+                await self._consume(resp, requested)
+                self.log.info("alertStream ended; reconnecting")
+        except NotSupported as exc:
+            self.log.warning("event stream not supported, not retrying: %s", exc)
+            self._set_stream_state("unsupported")
+            return "stop"
+        except AuthError as exc:
+            self._refusals += 1
+            if self._refusals >= 2:
+                # Refused again although deviceInfo accepted the same login in between: the
+                # account lacks the event right. Retrying would only feed the lockout counter.
+                self.log.warning("event stream refused twice while the login works: the account "
+                                 "may not subscribe to events; not retrying until reload (%s)", exc)
+                self._set_stream_state("forbidden")
+                return "stop"
+            self.log.warning("event stream refused (waiting for a good login): %s", exc)
+            self._auth_ok.clear()
+            self._set_stream_state("auth_failed")
+            return "auth"
+        except StreamStalled:
+            self.log.warning("alertStream silent for %.1f s; reconnecting", self.stall_timeout)
+        except (DeviceError, DeviceUnreachable) as exc:
+            self.log.warning("event stream: %s", exc)
+        except (OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            self.log.warning("event stream dropped: %s", type(exc).__name__)
+        except Exception as exc:  # aiohttp payload errors and the like: reconnect, never die
+            self.log.warning("event stream error: %s: %s", type(exc).__name__, exc)
+        return "retry"
+
+    async def _consume(self, resp, requested: float) -> None:
+        """Read parts until EOF. Raises StreamStalled when nothing arrives for
+        ``stream_stall_timeout``, counted from the request for the first byte (a device that
+        answers the headers and then sends nothing is stalled too), then from the last byte."""
         parser = MultipartParser(boundary_of(resp.headers.get("Content-Type", "")))
-        traffic = False
+        loop = asyncio.get_running_loop()
+        deadline = requested + self.stall_timeout
         while True:
             try:
-                chunk = await asyncio.wait_for(resp.content.readany(), self.stall_timeout)
+                chunk = await asyncio.wait_for(resp.content.readany(), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 raise StreamStalled() from None
             if not chunk:
-                return traffic
-            traffic = True
+                return
+            deadline = loop.time() + self.stall_timeout
+            truncated = parser.dropped
             for part in parser.feed(chunk):
-                try:
-                    alert = decode_part(part)
-                except ValueError as exc:
-                    self.log.debug("skipping unreadable alertStream part: %s", exc)
-                    continue
-                if alert is not None:
-                    self.handle_alert(alert)
+                for alert in self.decoder.decode(part):
+                    self._stream_good = True
+                    self._handle_safely(alert)
+            if parser.dropped > truncated:
+                self.decoder.stats.counts["truncated"] += parser.dropped - truncated
+            self._note_problems()
+
+    def _handle_safely(self, alert: Alert) -> None:
+        """One alert; a bug or an odd value in it costs that alert, never the stream."""
+        try:
+            self.handle_alert(alert)
+        except Exception as exc:
+            self.decoder.stats.counts["unhandled"] += 1
+            self.log.warning("alert %s on channel %s not handled: %s: %s", alert.event_type,
+                             alert.channel_id, type(exc).__name__, exc)
+
+    def _note_problems(self) -> None:
+        """Publish the alertStream tally (in device state ``alert_parts``) when a problem counter
+        moved, at most every STATS_FLUSH seconds."""
+        problems = self.decoder.stats.problems()
+        if problems == self.info.extra.get("alert_parts") or self._stats_flush is not None:
+            return
+
+        def flush() -> None:
+            self._stats_flush = None
+            self.info.extra["alert_parts"] = self.decoder.stats.problems()
+            self.ctx.set_device_info(self.info)
+        self._stats_flush = asyncio.get_running_loop().call_later(STATS_FLUSH, flush)
 
     def zone_for(self, address: int | None) -> ZoneConfig | None:
         if address is None:
             return None
         return next((z for z in self.device.zones.values() if int(z.attributes["address"]) == address), None)
 
-    def handle_alert(self, alert) -> Event | None:
+    def handle_alert(self, alert: Alert) -> Event | None:
         """Report one decoded alert to the core, which owns its lifetime (alertStream types
-        are ``repeating`` in the schema: repeats extend a condition, quiet time ends it)."""
+        are ``repeating`` in the schema: repeats extend a condition, quiet time ends it; an
+        end without a region ends every region of the channel; access-control alerts are
+        pulses). Returns the Event reported (None for a heartbeat)."""
         if alert.heartbeat:
             return None
         address = channels.event_address(alert.channel_id, alert.dyn_channel_id, self.ip_channel_ids)
@@ -212,7 +302,7 @@ class IsapiDriver(Driver):
             data["address"] = address
         event = Event(type=alert.normalized, vendor_type=alert.event_type, state=alert.state,
                       time=alert.time, zone=zone.id if zone else None, channel=address, data=data,
-                      key=alert.sub_key)
+                      key=alert.key, id=alert.event_id)
         fut = self.ctx.emit_event(event)
         if isinstance(fut, asyncio.Future):
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())

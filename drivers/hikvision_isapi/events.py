@@ -6,6 +6,11 @@ is an EventNotificationAlert in XML, on newer firmware sometimes JSON, and after
 one or more image parts. The parser is incremental, bounded in memory, and treats anything
 malformed (a truncated part, a wrong Content-Length, garbage) as a part to drop, never as a
 reason to crash or to lose the parts that follow.
+
+Real streams are untidy (docs/drivers/hikvision_isapi.md, "Events", cites each case): a part
+may hold two alert documents, a ``channelName`` with a raw ``&``, a ``dateTime`` without the
+sign of its UTC offset, a header boundary that differs from the one the parts use. The
+decoder reads what can be read, drops only what cannot, and counts both in ``DecodeStats``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +26,15 @@ from gemhost.eventtypes import normalize
 from gemhost.model import now
 
 from . import xml
+from .assumptions import NAIVE_TIME_IS_HOST_LOCAL
 
 MAX_PART = 4 * 1024 * 1024
 """A part larger than this is dropped (a snapshot part is well below it)."""
+MAX_DEPTH = 32
+"""Deepest nesting accepted in an alert; real ones are 5 levels deep (DetectionRegionList)."""
+DEFAULT_BOUNDARY = "boundary"
+"""What Hikvision firmware uses; some firmware declares another boundary in the header and
+still delimits its parts with ``--boundary`` (pyHik issue #10), so both are accepted."""
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 
@@ -30,7 +42,7 @@ _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 def boundary_of(content_type: str) -> str:
     """The multipart boundary of a Content-Type; Hikvision's default is ``boundary``."""
     match = _BOUNDARY.search(content_type or "")
-    return match.group(1).strip() if match else "boundary"
+    return match.group(1).strip() if match else DEFAULT_BOUNDARY
 
 
 @dataclass
@@ -47,11 +59,21 @@ class MultipartParser:
     """Feed bytes as they arrive; get back the complete parts."""
 
     def __init__(self, boundary: str, max_part: int = MAX_PART) -> None:
-        self.delimiter = b"--" + boundary.encode("latin-1")
+        names = dict.fromkeys([boundary, DEFAULT_BOUNDARY])
+        self.delimiters = [b"--" + name.encode("latin-1") for name in names]
         self.max_part = max_part
         self.buf = bytearray()
         self.dropped = 0
         """Parts (or garbage) discarded because they were truncated or oversized."""
+
+    def _find(self, start: int = 0, end: int | None = None) -> tuple[int, int]:
+        """(position, length) of the earliest delimiter at or after ``start``, or (-1, 0)."""
+        best = (-1, 0)
+        for delim in self.delimiters:
+            pos = self.buf.find(delim, start, end if end is not None else len(self.buf))
+            if pos >= 0 and (best[0] < 0 or pos < best[0]):
+                best = (pos, len(delim))
+        return best
 
     def feed(self, data: bytes) -> list[Part]:
         self.buf += data
@@ -65,15 +87,16 @@ class MultipartParser:
         if len(self.buf) > self.max_part + 1024:
             # A part that never completes: forget it, resynchronise on the next delimiter.
             self.dropped += 1
-            cut = self.buf.find(self.delimiter, 1)
-            del self.buf[: cut if cut > 0 else len(self.buf) - len(self.delimiter)]
+            cut, _ = self._find(1)
+            keep = max(len(d) for d in self.delimiters)
+            del self.buf[: cut if cut > 0 else len(self.buf) - keep]
         return parts
 
-    def _next(self) -> tuple[Part | None, bool]:
-        start = self.buf.find(self.delimiter)
+    def _next(self) -> tuple[Part | None, bool]:  # noqa: C901 - one framing state machine
+        start, dlen = self._find()
         if start < 0:
             # Keep only a tail that may be the start of a delimiter.
-            keep = len(self.delimiter) + 2
+            keep = max(len(d) for d in self.delimiters) + 2
             if len(self.buf) > keep:
                 del self.buf[: len(self.buf) - keep]
             return None, False
@@ -82,26 +105,33 @@ class MultipartParser:
         line_end = self.buf.find(b"\n")
         if line_end < 0:
             return None, False
-        after = bytes(self.buf[len(self.delimiter): line_end]).strip()
+        after = bytes(self.buf[dlen: line_end]).strip()
         if after.startswith(b"--"):  # closing delimiter
+            del self.buf[: line_end + 1]
+            return None, True
+        if after:  # "--boundaryX": not a delimiter line after all
+            del self.buf[:dlen]
+            return None, True
+        nxt_line, _ = self._find(line_end + 1)
+        if nxt_line == line_end + 1:
+            # Two delimiter lines in a row (firmware bug seen in the wild): an empty part.
             del self.buf[: line_end + 1]
             return None, True
         head_end, sep_len = _find_blank_line(self.buf, line_end + 1)
         if head_end < 0:
-            nxt = self.buf.find(self.delimiter, line_end + 1)
-            if nxt > 0:  # headers never finished: truncated part
+            if nxt_line > 0:  # headers never finished: truncated part
                 self.dropped += 1
-                del self.buf[:nxt]
+                del self.buf[:nxt_line]
                 return None, True
             return None, False
-        inner = self.buf.find(self.delimiter, line_end + 1, head_end)
+        inner, _ = self._find(line_end + 1, head_end)
         if inner > 0:  # a delimiter inside the header block: the headers were cut short
             self.dropped += 1
             del self.buf[:inner]
             return None, True
         headers = _headers(bytes(self.buf[line_end + 1: head_end]))
         body_start = head_end + sep_len
-        nxt = self.buf.find(self.delimiter, body_start)
+        nxt, _ = self._find(body_start)
         length = headers.get("content-length")
         if length and length.isdigit():
             end = body_start + int(length)
@@ -150,10 +180,20 @@ def _headers(block: bytes) -> dict[str, str]:
 
 # ---------------------------------------------------------------- alerts
 
+ACCESS_CONTROL_TYPE = "accesscontrollerevent"
+"""JSON alerts of access-control terminals: one per card swipe / face / fingerprint."""
+
 
 @dataclass
 class Alert:
-    """One decoded EventNotificationAlert, still in vendor terms."""
+    """One decoded EventNotificationAlert, still in vendor terms.
+
+    ``state`` is what the device said, in the core's vocabulary: ``active`` (a start or a
+    repeat), ``inactive`` (an end), ``pulse`` (an instantaneous event such as a card swipe).
+    ``key`` tells sub-conditions of one channel and type apart (the detection region of a
+    smart event, the input port of an IO alarm); None means "the channel as a whole", and
+    an ``inactive`` with key None ends every open condition of that channel and type.
+    """
 
     event_type: str
     """The vendor eventType (for ``duration`` alerts, the relationEvent)."""
@@ -163,6 +203,18 @@ class Alert:
     dyn_channel_id: int | None = None
     post_count: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    event_id: str | None = None
+    """The vendor's own id of the event (AccessControllerEvent ``serialNo``), when it has one."""
+    follow_up: bool = False
+    """A ``duration``/``relationEvent`` part: it continues a region alert, it does not start one."""
+    time_raw: str | None = None
+    """The device's ``dateTime`` when it could not be read as a timestamp (``time`` is then
+    the time of reception)."""
+    nested: dict[str, Any] = field(default_factory=dict)
+    """The event's own object of a JSON alert (``AccessControllerEvent`` etc.), published whole."""
+    repaired: bool = False
+    """The document was read only after escaping raw ``&`` characters."""
 
     @property
     def normalized(self) -> str:
@@ -170,16 +222,13 @@ class Alert:
 
     @property
     def heartbeat(self) -> bool:
-        """The periodic ``videoloss``/``inactive`` keep-alive of the stream, not an event."""
-        return self.event_type.lower() == "videoloss" and self.state == "inactive"
-
-    @property
-    def sub_key(self) -> str | None:
-        """What tells two conditions of one channel and type apart: the alarm input or the
-        detection region. None when the part names neither (real ``inactive`` parts of line
-        and field detection carry no region): the end then closes all of them."""
-        sub = self.fields.get("inputIOPortID") or _region(self.fields)
-        return str(sub) if sub not in (None, "") else None
+        """The periodic keep-alive of the stream, not an event: ``videoloss``/``inactive``
+        (cameras and NVRs), or an ``inactive`` alert described "Heartbeat" (door stations,
+        hikvision-camera-bot issue #50)."""
+        if self.state != "inactive":
+            return False
+        described = str(self.fields.get("eventDescription") or "").strip().lower()
+        return self.event_type.lower() == "videoloss" or described == "heartbeat"
 
     def data(self) -> dict[str, Any]:
         """Vendor fields worth publishing (no addresses of other hosts)."""
@@ -193,6 +242,10 @@ class Alert:
         region = _region(self.fields)
         if region:
             out["regionID"] = region
+        out.update(self.nested)
+        if self.time_raw is not None:
+            out["device_time"] = self.time_raw
+            out["time_source"] = "received"
         return out
 
 
@@ -206,8 +259,15 @@ def _region_entry(fields: dict[str, Any]) -> dict[str, Any]:
     return entry if isinstance(entry, dict) else {}
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A field as stripped text; None for absent or empty (``<regionID></regionID>``)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value).strip() or None
+
+
 def _region(fields: dict[str, Any]) -> str | None:
-    return _region_entry(fields).get("regionID") or None
+    return _text_or_none(_region_entry(fields).get("regionID"))
 
 
 def _target(fields: dict[str, Any]) -> str | None:
@@ -221,79 +281,305 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _time(value: Any) -> dt.datetime:
-    if isinstance(value, str) and value.strip():
+_NO_SIGN_OFFSET = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(00:?00)$")
+
+
+def parse_time(value: Any) -> tuple[dt.datetime, str | None]:
+    """(timestamp, None) for a readable ``dateTime``, else (time of reception, the raw text).
+
+    Some firmware drops the sign of a zero UTC offset (``2019-11-17T17:53:4200:00``, pyHik
+    issue #45); +00:00 and -00:00 are the same instant, so that one case is repaired. Any
+    other unreadable value is kept verbatim so the published event shows what the device said.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return now(), None
+    text = value.strip()
+    for candidate in (text.replace("Z", "+00:00"), _NO_SIGN_OFFSET.sub(r"\1+00:00", text)):
         try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.astimezone()
+            parsed = dt.datetime.fromisoformat(candidate)
         except ValueError:
-            pass
-    return now()
+            continue
+        if parsed.tzinfo is None and NAIVE_TIME_IS_HOST_LOCAL:
+            parsed = parsed.astimezone()
+        return parsed, None
+    return now(), text
 
 
-def _alert_from_fields(fields: dict[str, Any]) -> Alert | None:
-    vendor = str(fields.get("eventType") or "").strip()
-    relation = None
+def _condition_key(vendor: str, fields: dict[str, Any]) -> str | None:
+    if vendor.lower() == "io":
+        return _text_or_none(fields.get("inputIOPortID")) or _text_or_none(fields.get("dynInputIOPortID"))
+    return _region(fields)
+
+
+def _relation(fields: dict[str, Any]) -> str | None:
     duration = fields.get("DurationList")
-    if isinstance(duration, dict):
-        relation = (_first(duration.get("Duration")) or {}).get("relationEvent")
-    if (not vendor or vendor.lower() == "duration") and relation:
-        # "duration" alerts repeat an ongoing condition; the real event is the relation.
+    entry = _first(duration.get("Duration")) if isinstance(duration, dict) else None
+    return _text_or_none(entry.get("relationEvent")) if isinstance(entry, dict) else None
+
+
+def alert_from_fields(fields: dict[str, Any], nested: dict[str, Any] | None = None) -> Alert | None:
+    """The Alert of one document's fields (XML or JSON alike); None without an event type."""
+    vendor = str(fields.get("eventType") or "").strip()
+    relation = _relation(fields)
+    follow_up = relation is not None and (not vendor or vendor.lower() in ("duration", relation.lower()))
+    if follow_up:
+        # "duration" parts say an ongoing smart event still lasts; the event is the relation.
         fields = {**fields, "relationEvent": relation}
         vendor = str(relation)
     if not vendor:
         return None
-    state = str(fields.get("eventState") or "active").strip().lower()
+    time, time_raw = parse_time(fields.get("dateTime"))
+    said = str(fields.get("eventState") or "active").strip().lower()
+    state = "inactive" if said == "inactive" else "active"
+    event_id = None
+    if vendor.lower() == ACCESS_CONTROL_TYPE:
+        state = "pulse"
+        serial = (nested or {}).get("serialNo")
+        event_id = str(serial) if serial not in (None, "") else None
     return Alert(
-        event_type=vendor,
-        state="inactive" if state == "inactive" else "active",
-        time=_time(fields.get("dateTime")),
-        channel_id=_int(fields.get("channelID")),
-        dyn_channel_id=_int(fields.get("dynChannelID")),
-        post_count=_int(fields.get("activePostCount")),
-        fields=fields,
+        event_type=vendor, state=state, time=time, time_raw=time_raw,
+        channel_id=_int(fields.get("channelID")), dyn_channel_id=_int(fields.get("dynChannelID")),
+        post_count=_int(fields.get("activePostCount")), fields=fields,
+        key=_condition_key(vendor, fields), event_id=event_id, follow_up=follow_up,
+        nested=dict(nested or {}),
     )
 
 
-def parse_alert_xml(body: bytes | str) -> Alert | None:
-    """An EventNotificationAlert XML document (any namespace); None if it is something else."""
-    root = xml.parse(body)
+# ---------------------------------------------------------------- documents of a part
+
+_ALERT_DOC = re.compile(rb"<(?:[\w.-]+:)?EventNotificationAlert\b.*?</(?:[\w.-]+:)?EventNotificationAlert\s*>",
+                        re.DOTALL)
+_RAW_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)")
+
+
+class PartError(ValueError):
+    """A text part of which nothing could be read."""
+
+
+def _xml_fields(doc: bytes) -> dict[str, Any] | None:
+    root = xml.parse(doc)
     if xml.local(root.tag) != "EventNotificationAlert":
         return None
+    if xml.depth(root) > MAX_DEPTH:
+        raise PartError(f"alert nested deeper than {MAX_DEPTH} levels")
     fields = xml.to_dict(root)
     if not isinstance(fields, dict):
         return None
     ext = fields.get("Extensions")
     if isinstance(ext, dict) and "serialNumber" in ext:
         fields["serialNumber"] = str(ext["serialNumber"]).strip()
-    return _alert_from_fields(fields)
+    return fields
 
 
-def parse_alert_json(body: bytes | str) -> Alert | None:
-    """The JSON form newer firmware sends (same field names, sometimes one level down)."""
-    doc = json.loads(body)
-    if not isinstance(doc, dict):
-        return None
+def parse_alert_xml(body: bytes | str, failures: list[str] | None = None) -> list[Alert]:
+    """The EventNotificationAlerts of an XML part (any namespace); [] if it holds something else.
+
+    Repairs what real firmware gets wrong: two documents in one part (each is read), and a
+    raw ``&`` in free text such as ``channelName`` (hikvision_next escapes it too). Raises
+    PartError when no document could be read at all; when only some could, the reasons of
+    the others are appended to ``failures``.
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    found = [m.group(0) for m in _ALERT_DOC.finditer(raw)]
+    docs = found if len(found) > 1 else [raw]  # one document keeps its XML declaration
+    alerts: list[Alert] = []
+    failures = failures if failures is not None else []
+    for doc in docs:
+        try:
+            fields, repaired = _read_xml_doc(doc)
+        except PartError as exc:
+            failures.append(str(exc))
+            continue
+        alert = alert_from_fields(fields) if fields is not None else None
+        if alert is not None:
+            alert.repaired = repaired
+            alerts.append(alert)
+    if failures and not alerts:
+        raise PartError("; ".join(failures))
+    return alerts
+
+
+def _read_xml_doc(doc: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """(fields, repaired) of one XML document."""
+    try:
+        return _xml_fields(doc), False
+    except xml.XmlError as first:
+        repaired = _RAW_AMP.sub(b"&amp;", doc)
+        if repaired == doc:
+            raise PartError(str(first)) from None
+        try:
+            return _xml_fields(repaired), True
+        except xml.XmlError:
+            raise PartError(str(first)) from None
+
+
+def _json_depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
+def _json_docs(text: str) -> list[Any]:
+    """Every JSON value of a part (firmware may concatenate two)."""
+    decoder = json.JSONDecoder()
+    docs, pos = [], 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return docs
+        try:
+            doc, pos = decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise PartError("JSON nested too deeply") from None
+        except json.JSONDecodeError as exc:
+            if not docs:
+                raise PartError(f"malformed JSON: {exc}") from None
+            return docs
+        docs.append(doc)
+
+
+def parse_alert_json(body: bytes | str) -> list[Alert]:
+    """The JSON form newer firmware sends (same field names; the event's own object, e.g.
+    ``AccessControllerEvent``, one level down, published whole)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    alerts = []
+    for doc in _json_docs(text):
+        if not isinstance(doc, dict):
+            continue
+        if _json_depth(doc) > MAX_DEPTH:
+            raise PartError(f"JSON alert nested deeper than {MAX_DEPTH} levels")
+        alert = _alert_from_json(doc)
+        if alert is not None:
+            alerts.append(alert)
+    return alerts
+
+
+def _alert_from_json(doc: dict[str, Any]) -> Alert | None:
     if "eventType" not in doc:
         inner = next((v for v in doc.values() if isinstance(v, dict) and "eventType" in v), None)
         if inner is None:
             return None
         doc = {**{k: v for k, v in doc.items() if not isinstance(v, dict)}, **inner}
-    return _alert_from_fields(doc)
+    vendor = str(doc.get("eventType") or "")
+    nested = next((v for k, v in doc.items() if isinstance(v, dict) and k.lower() == vendor.lower()), None)
+    return alert_from_fields(doc, nested)
 
 
-def decode_part(part: Part) -> Alert | None:
-    """Alert of one multipart part; None for images and anything not an alert.
+def decode_part(part: Part, failures: list[str] | None = None) -> list[Alert]:
+    """Alerts of one multipart part; [] for images and anything that is not an alert.
 
-    Raises ValueError (XmlError, JSONDecodeError) for a broken text part, so the caller can
-    count it; images are skipped on purpose (events carry no binary payload).
+    Raises PartError for a text part of which nothing could be read, so the caller can
+    count it; a document of a multi-document part that could not be read is appended to
+    ``failures``. Images are skipped on purpose (events carry no binary payload).
     """
     ctype = part.content_type
     body = part.body.strip()
     if ctype.startswith("image/") or not body:
-        return None
+        return []
     if "json" in ctype or body[:1] == b"{":
         return parse_alert_json(body)
     if "xml" in ctype or body[:1] == b"<" or not ctype:
-        return parse_alert_xml(body)
-    return None
+        return parse_alert_xml(body, failures)
+    return []
+
+
+# ---------------------------------------------------------------- the decoder of one stream
+
+
+PROBLEMS = ("dropped", "truncated", "repaired", "unreadable_time", "multi_document", "unhandled")
+"""Counters worth a device-state update; the routine ones (parts, alerts, images) are not."""
+
+
+@dataclass
+class DecodeStats:
+    """What a stream's decoder saw. ``problems()`` is published in the device state as
+    ``alert_parts``: parts dropped (unreadable, hostile) or truncated (framing), documents
+    repaired (raw ``&``), alerts whose dateTime could not be read, parts holding several
+    documents, alerts the driver failed to handle."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+    def problems(self) -> dict[str, int]:
+        return {k: self.counts[k] for k in PROBLEMS if self.counts[k]}
+
+
+class AlertDecoder:
+    """Parts in, alerts out, for one device's alertStream.
+
+    Besides decoding it remembers the detection region of each channel's last smart event,
+    so a ``duration`` follow-up part (which names no region) continues that condition
+    instead of opening a second one.
+    """
+
+    MEMORY = 1024
+
+    def __init__(self) -> None:
+        self.stats = DecodeStats()
+        self.last_error = ""
+        """Why the last dropped part could not be read (for the debug log)."""
+        self._regions: OrderedDict[tuple, str | None] = OrderedDict()
+        self._seen_ids: OrderedDict[str, None] = OrderedDict()
+
+    def decode(self, part: Part) -> list[Alert]:
+        """Alerts of a part; a part that cannot be read (or is hostile) costs only itself."""
+        counts = self.stats.counts
+        counts["parts"] += 1
+        failures: list[str] = []
+        try:
+            alerts = decode_part(part, failures)
+        except Exception as exc:  # any unreadable or hostile part costs only itself
+            counts["dropped"] += 1
+            self.last_error = str(exc)[:200]
+            return []
+        if failures:
+            counts["dropped"] += len(failures)
+            self.last_error = failures[-1][:200]
+        if part.content_type.startswith("image/"):
+            counts["images"] += 1
+        alerts = [a for a in alerts if not self._duplicate(a)]
+        for alert in alerts:
+            counts["alerts"] += 1
+            if alert.time_raw is not None:
+                counts["unreadable_time"] += 1
+            if alert.repaired:
+                counts["repaired"] += 1
+            self._remember(alert)
+        if len(alerts) > 1:
+            counts["multi_document"] += 1
+        return alerts
+
+    def _duplicate(self, alert: Alert) -> bool:
+        """An alert whose vendor id was seen lately (a terminal re-sending after a reconnect)."""
+        if alert.event_id is None:
+            return False
+        if alert.event_id in self._seen_ids:
+            self.stats.counts["duplicate"] += 1
+            return True
+        self._seen_ids[alert.event_id] = None
+        while len(self._seen_ids) > self.MEMORY:
+            self._seen_ids.popitem(last=False)
+        return False
+
+    def _remember(self, alert: Alert) -> None:
+        where = (alert.channel_id, alert.dyn_channel_id, alert.event_type.lower())
+        if alert.follow_up:
+            alert.key = self._regions.get(where)
+            return
+        if alert.state == "inactive" and alert.key is None:
+            self._regions.pop(where, None)
+        elif alert.key is not None:
+            self._regions[where] = alert.key
+            self._regions.move_to_end(where)
+            while len(self._regions) > self.MEMORY:
+                self._regions.popitem(last=False)

@@ -1,12 +1,14 @@
 """IsapiSimulator: a Hikvision camera or NVR on loopback, synthetic or replayed from captures.
 
 It is a real aiohttp server speaking ISAPI as firmware does (XML bodies, ResponseStatus
-errors, digest/basic auth with lockout, HTTPS with a self-signed certificate, a multipart
-alertStream with heartbeats) so the driver is tested against the wire, not against mocks.
-A captured device (``fixture=<MODEL>`` with ``fixtures_dir``) answers every path it was
-captured on exactly as recorded; paths not captured (snapshot, PTZ, outputs, alertStream)
-fall back to the synthetic behaviour. Tests and other processes drive it through the Python
-methods below or the same functions under ``/_sim/`` (see docs/drivers/hikvision_isapi.md).
+errors, digest/basic auth with lockout, HTTPS with a self-signed certificate, an HTTP/1.0
+close-delimited multipart alertStream with real heartbeats, Event/triggers and capabilities)
+so the driver, and third-party clients such as pyhik, are tested against the wire, not
+against mocks. A captured device (``fixture=<MODEL>`` with ``fixtures_dir``) answers every
+path it was captured on exactly as recorded, error statuses included; paths not captured
+(snapshot, PTZ, outputs, alertStream) fall back to the synthetic behaviour. Tests and other
+processes drive it through the Python methods below or the same functions under ``/_sim/``
+(see docs/drivers/hikvision_isapi.md).
 """
 
 from __future__ import annotations
@@ -24,14 +26,23 @@ from aiohttp import web
 
 from gemhost.selfsigned import SelfSignedTLS
 
+from . import sim_documents as docs
 from . import xml as isapi_xml
+from .assumptions import REFUSAL_IS_RESPONSE_STATUS
 from .jpeg import grey_jpeg
+from .sim_alerts import REGION_TYPES, AlertWriter
 from .sim_auth import AuthState, User
 from .sim_fixture import unparse
+from .sim_stream import PART_TYPE, FirmwareStreamResponse, chunked_response, part
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
-BOUNDARY = "boundary"
-FAULTS = ("none", "drop_stream", "stall", "slow", "error500", "no_answer", "no_alert_stream")
+MAC = "02:00:00:00:00:01"
+TRANSPORTS = ("close", "chunked")
+UNAUTHORIZED_HTML = ("<!DOCTYPE html>\n<html><head><title>Document Error: Unauthorized</title></head>\n"
+                     "<body><h2>Access Error: 401 -- Unauthorized</h2>\n<p>Authentication Error</p>\n"
+                     "</body>\n</html>\n")
+"""The 401 body firmware sends with its challenge (pyHik issue #15 quotes it)."""
+FAULTS = ("none", "drop_stream", "stall", "slow", "error500", "no_answer", "no_alert_stream", "stream_no_answer")
 STREAM_QUEUE = 256
 USER_KEY = web.RequestKey("user", User)
 
@@ -57,11 +68,14 @@ class IsapiSimulator:
                  username: str = "admin", password: str = "sim-password", https: bool = False,
                  auth: str = "digest", fixture: str | None = None, fixtures_dir: str | Path | None = None,
                  heartbeat: float = 10.0, model: str | None = None, motion_every: float = 0.0,
-                 **_: Any) -> None:
+                 stream_transport: str = "close", **_: Any) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the simulator only binds to loopback")
         if kind not in ("camera", "nvr"):
             raise ValueError("kind must be camera or nvr")
+        if stream_transport not in TRANSPORTS:
+            raise ValueError(f"stream_transport must be one of {', '.join(TRANSPORTS)}")
+        self.stream_transport = stream_transport
         self.host, self.port = host, port
         self.kind = kind
         self.https = https
@@ -90,7 +104,8 @@ class IsapiSimulator:
         self.requests: list[tuple[str, str, str]] = []
         self._streams: set[asyncio.Queue] = set()
         self.stream_connects = 0
-        self._post_count = 0
+        self.alerts = AlertWriter(host=self.host, port=self.port, https=https, nvr=self.kind == "nvr", mac=MAC)
+        self.started_at = dt.datetime.now().astimezone()
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -113,16 +128,18 @@ class IsapiSimulator:
         parser.add_argument("--password", default="sim-password")
         parser.add_argument("--auth", choices=("digest", "basic"), default="digest")
         parser.add_argument("--heartbeat", type=float, default=10.0, help="seconds between heartbeats")
+        parser.add_argument("--stream-transport", choices=TRANSPORTS, default="close",
+                            help="alertStream as HTTP/1.0 close-delimited (firmware default) or chunked")
 
     @classmethod
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         # host and port are passed by the caller (``gemhost simulate`` adds them itself)
         keys = ("kind", "channels", "https", "fixture", "fixtures_dir", "username", "password",
-                "auth", "heartbeat", "motion_every")
+                "auth", "heartbeat", "motion_every", "stream_transport")
         return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._faults, self._authenticate])
+        app = web.Application(middlewares=[self._faults, self._authenticate, self._recorded_errors])
         self._routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -135,6 +152,7 @@ class IsapiSimulator:
         server = self._site._server
         if server is not None and server.sockets:  # type: ignore[union-attr]
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.alerts.port = self.port
         if self.motion_every > 0:
             self._spawn(self._demo_motion())
 
@@ -180,7 +198,8 @@ class IsapiSimulator:
     def set_fault(self, kind: str, seconds: float = 0.0) -> None:
         """Inject a fault: drop_stream (close event streams now), stall (streams go silent),
         slow (delay every answer by ``seconds``), error500, no_answer (accept, never reply),
-        no_alert_stream (404 on alertStream), none (clear)."""
+        no_alert_stream (404 on alertStream), stream_no_answer (the alertStream request is
+        accepted and never answered while every other path works), none (clear)."""
         if kind not in FAULTS:
             raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
         self.fault, self.fault_seconds = kind, float(seconds)
@@ -188,28 +207,57 @@ class IsapiSimulator:
             for q in list(self._streams):
                 q.put_nowait(None)
             self.fault = "none"
-        if kind != "no_answer":
+        if kind not in ("no_answer", "stream_no_answer"):
             self._no_answer.set()
             self._no_answer = asyncio.Event()
 
     def trigger_event(self, channel: int | None, event_type: str, state: str = "active",
-                      repeat: int = 1, interval: float = 1.0, **fields: str) -> None:
-        """Send an EventNotificationAlert; ``repeat`` > 1 repeats it every ``interval`` s as
-        firmware does while a condition lasts."""
-        def one() -> None:
-            self.push_part(self.alert_xml(channel, event_type, state, **fields).encode(), "application/xml")
-        if repeat <= 1:
-            one()
+                      repeat: int = 1, interval: float = 1.0, *, region: int | None = None,
+                      end: bool = False, follow_up: bool = False, **fields: str) -> None:
+        """Send an EventNotificationAlert the way firmware does.
+
+        ``repeat`` > 1 repeats an active alert every ``interval`` s while the condition lasts
+        (``activePostCount`` 1, 2, ...). Smart events (linedetection, fielddetection,
+        regionEntrance, regionExiting) name their detection region on active parts
+        (``region``, default 1) and not on the inactive one. ``end`` closes the condition with
+        that inactive part after the repeats; ``follow_up`` adds the ``duration`` part some
+        firmware sends after a smart event's first alert. With ``interval`` 0, or a single
+        part, everything is queued at once, in order.
+        """
+        smart = event_type.lower() in REGION_TYPES
+        if smart and region is None:
+            region = 1
+        seq: list[bytes] = []
+        for i in range(max(1, repeat)):
+            active = state != "inactive"
+            seq.append(self.alerts.alert(channel, event_type, state, post_count=i + 1,
+                                         region=region if smart and active else None, **fields).encode())
+            if follow_up and i == 0 and smart and channel is not None:
+                seq.append(self.alerts.duration(channel, event_type).encode())
+        if end:
+            seq.append(self.alerts.alert(channel, event_type, "inactive", post_count=len(seq) + 1,
+                                         **fields).encode())
+        self._send(seq, interval)
+
+    def trigger_access(self, card_no: str, employee_no: str = "", major: int = 5, sub: int = 1,
+                       name: str = "") -> None:
+        """An access-control JSON alert (AccessControllerEvent): one card swipe, its own serialNo."""
+        self.push_part(self.alerts.access(card_no, employee_no, major, sub, name).encode(), "application/json")
+
+    def _send(self, seq: list[bytes], interval: float) -> None:
+        if interval <= 0 or len(seq) == 1:
+            for body in seq:
+                self.push_part(body)
             return
 
-        async def repeater() -> None:
-            for i in range(repeat):
+        async def paced() -> None:
+            for i, body in enumerate(seq):
                 if i:
                     await asyncio.sleep(interval)
-                one()
-        self._spawn(repeater())
+                self.push_part(body)
+        self._spawn(paced())
 
-    def push_part(self, body: bytes, content_type: str = "application/xml") -> None:
+    def push_part(self, body: bytes, content_type: str = PART_TYPE) -> None:
         """Queue any part (captured XML, JSON, image) on every open alertStream."""
         for q in list(self._streams):
             with contextlib.suppress(asyncio.QueueFull):
@@ -266,31 +314,12 @@ class IsapiSimulator:
         return 1 <= n <= self.channels
 
     def device_info_xml(self) -> str:
-        dtype = "NVR" if self.kind == "nvr" else "IPCamera"
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<DeviceInfo version="2.0" xmlns="{NS}">\n'
-                f"<deviceName>SIM {dtype}</deviceName>\n<deviceID>sim-0001</deviceID>\n"
-                f"<model>{self.model}</model>\n<serialNumber>{self.serial}</serialNumber>\n"
-                "<macAddress>02:00:00:00:00:01</macAddress>\n<firmwareVersion>V5.7.15</firmwareVersion>\n"
-                "<firmwareReleasedDate>build 240201</firmwareReleasedDate>\n"
-                f"<deviceType>{dtype}</deviceType>\n<manufacturer>hikvision</manufacturer>\n</DeviceInfo>\n")
+        return docs.device_info(nvr=self.kind == "nvr", model=self.model, serial=self.serial, mac=MAC)
 
     def alert_xml(self, channel: int | None, event_type: str, state: str = "active", **fields: str) -> str:
-        """An EventNotificationAlert like firmware sends; an NVR reports IP channel n as
-        channelID 32+n (DS-7608NXI-I2 behaviour)."""
-        self._post_count += 1
-        chan = ""
-        if channel is not None:
-            cid = channel + 32 if self.kind == "nvr" else channel
-            chan = f"<channelID>{cid}</channelID>\n"
-        extra = "".join(f"<{k}>{v}</{k}>\n" for k, v in fields.items())
-        when = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<EventNotificationAlert version="2.0" xmlns="{NS}">\n'
-                f"<ipAddress>{self.host}</ipAddress>\n<portNo>{self.port}</portNo>\n"
-                f"<protocol>{'HTTPS' if self.https else 'HTTP'}</protocol>\n"
-                f"<macAddress>02:00:00:00:00:01</macAddress>\n{chan}<dateTime>{when}</dateTime>\n"
-                f"<activePostCount>{self._post_count}</activePostCount>\n<eventType>{event_type}</eventType>\n"
-                f"<eventState>{state}</eventState>\n<eventDescription>{event_type} alarm</eventDescription>\n"
-                f"{extra}</EventNotificationAlert>\n")
+        """One EventNotificationAlert like firmware sends (see sim_alerts)."""
+        smart = event_type.lower() in REGION_TYPES and state != "inactive"
+        return self.alerts.alert(channel, event_type, state, region=1 if smart else None, **fields)
 
     # ------------------------------------------------------------ middlewares
 
@@ -315,15 +344,32 @@ class IsapiSimulator:
         user, why = self.auth.check(request.method, request.headers.get("Authorization"))
         if user is None:
             if why == "locked":
-                body = response_status(request.path, 4, "Invalid Operation", "userLocked",
-                                       "<lockStatus>lock</lockStatus>\n<unlockTime>1800</unlockTime>\n")
-            else:
-                body = response_status(request.path, 4, "Invalid Operation", "notAuthenticated")
-            resp = _xml(body, 401)
+                resp = _xml(response_status(request.path, 4, "Invalid Operation", "userLocked",
+                                            "<lockStatus>lock</lockStatus>\n<unlockTime>1800</unlockTime>\n"), 401)
+            elif why == "failed" and REFUSAL_IS_RESPONSE_STATUS:
+                resp = _xml(response_status(request.path, 4, "Invalid Operation", "notAuthenticated"), 401)
+            else:  # no credentials yet, or a stale nonce: the plain challenge, with firmware's HTML body
+                resp = web.Response(status=401, text=UNAUTHORIZED_HTML, content_type="text/html")
             resp.headers["WWW-Authenticate"] = self.auth.challenge(stale=why == "stale")
             return resp
         request[USER_KEY] = user
         return await handler(request)
+
+    @web.middleware
+    async def _recorded_errors(self, request: web.Request, handler):
+        """A captured path recorded as an error status answers that status, whatever the method
+        and whichever handler would serve it (e.g. 403 for InputProxy on a camera)."""
+        if self.fixture and request.path.startswith("/ISAPI/"):
+            entry = self.fixture.get(request.path[len("/ISAPI/"):].strip("/"))
+            if entry is not None and "status_code" in entry:
+                return self._recorded_status(request, int(entry["status_code"]))
+        return await handler(request)
+
+    def _recorded_status(self, request: web.Request, code: int) -> web.Response:
+        text, sub = {403: ("Invalid Operation", "notSupport"), 404: ("Invalid Operation", "notSupport"),
+                     500: ("Device Error", "deviceError"), 400: ("Invalid XML Content", "badXmlContent"),
+                     401: ("Invalid Operation", "notAuthenticated")}.get(code, ("Device Error", "deviceError"))
+        return _xml(response_status(request.path, 4 if code in (401, 403, 404) else 3, text, sub), code)
 
     # ------------------------------------------------------------ routes
 
@@ -350,45 +396,34 @@ class IsapiSimulator:
         tail = request.match_info["tail"].strip("/")
         entry = self.fixture.get(tail)
         if entry is not None:
-            if "status_code" in entry:
-                code = int(entry["status_code"])
-                text, sub = {403: ("Invalid Operation", "notSupport"), 404: ("Invalid Operation", "notSupport"),
-                             500: ("Device Error", "deviceError"), 400: ("Invalid XML Content", "badXmlContent")
-                             }.get(code, ("Device Error", "deviceError"))
-                return _xml(response_status(request.path, 4 if code in (403, 404) else 3, text, sub), code)
             return _xml(self._fixture_xml(tail) or "")
         if self.fixture and not tail.startswith("System/IO/outputs/"):
             return self._not_found(request)  # not captured: the real device's answer is unknown
         return self._synthetic_get(request, tail)
 
+    def _synthetic_documents(self) -> dict[str, Any]:
+        """Builders of the synthetic GET answers, by path below /ISAPI/."""
+        n, nvr = self.channels, self.kind == "nvr"
+        inputs = 2 if nvr else 1
+        return {
+            "System/deviceInfo": self.device_info_xml,
+            "System/capabilities": lambda: docs.capabilities(nvr=nvr, channels=n, io_inputs=inputs,
+                                                             io_outputs=len(self.outputs)),
+            "System/status": lambda: docs.device_status(self.started_at),
+            "Event/triggers": lambda: docs.event_triggers(nvr=nvr, channels=n, io_inputs=inputs),
+            "Streaming/channels": lambda: docs.streaming_channels(n),
+            "ContentMgmt/InputProxy/channels": (lambda: docs.input_proxy_channels(n)) if nvr else None,
+            "ContentMgmt/InputProxy/channels/status": (lambda: docs.input_proxy_status(n)) if nvr else None,
+            "System/Video/inputs/channels": None if nvr else lambda: docs.video_inputs(n),
+        }
+
     def _synthetic_get(self, request: web.Request, tail: str) -> web.Response:
-        n = self.channels
-        if tail == "System/deviceInfo":
-            return _xml(self.device_info_xml())
-        if tail == "ContentMgmt/InputProxy/channels":
-            if self.kind != "nvr":
+        documents = self._synthetic_documents()
+        if tail in documents:
+            build = documents[tail]
+            if build is None:  # the path exists on the other kind of device: refused like the captures
                 return _xml(response_status(request.path, 4, "Invalid Operation", "notSupport"), 403)
-            items = "".join(
-                f"<InputProxyChannel><id>{i}</id><name>Camera {i:02d}</name><sourceInputPortDescriptor>"
-                f"<proxyProtocol>HIKVISION</proxyProtocol><addressingFormatType>ipaddress</addressingFormatType>"
-                f"<ipAddress>192.0.2.{10 + i}</ipAddress><managePortNo>8000</managePortNo>"
-                f"<srcInputPort>1</srcInputPort><userName>admin</userName><model>DS-2CD2386G2-IU</model>"
-                f"</sourceInputPortDescriptor></InputProxyChannel>" for i in range(1, n + 1))
-            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelList version="2.0" '
-                        f'xmlns="{NS}" size="{n}">{items}</InputProxyChannelList>')
-        if tail == "ContentMgmt/InputProxy/channels/status":
-            if self.kind != "nvr" or self.fixture:
-                return self._not_found(request)
-            items = "".join(f"<InputProxyChannelStatus><id>{i}</id><online>{'true' if i % 5 else 'false'}"
-                            f"</online></InputProxyChannelStatus>" for i in range(1, n + 1))
-            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelStatusList version="2.0" '
-                        f'xmlns="{NS}">{items}</InputProxyChannelStatusList>')
-        if tail == "Streaming/channels":
-            items = "".join(f"<StreamingChannel><id>{i}0{s}</id><channelName>Camera {i:02d}</channelName>"
-                            f"<enabled>true</enabled></StreamingChannel>"
-                            for i in range(1, n + 1) for s in (1, 2))
-            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<StreamingChannelList version="2.0" '
-                        f'xmlns="{NS}">{items}</StreamingChannelList>')
+            return _xml(build())
         if tail.startswith("System/IO/outputs/") and tail.endswith("/status"):
             oid = tail.split("/")[3]
             if not oid.isdigit() or int(oid) not in self.outputs:
@@ -482,10 +517,12 @@ class IsapiSimulator:
         return _xml(response_status(request.path, 1, "OK", "ok"))
 
     async def _alert_stream(self, request: web.Request) -> web.StreamResponse:
-        if self.fault == "no_alert_stream" or self.fixture.get("Event/notification/alertStream", {}).get(
-                "status_code") == 404:
+        if self.fault == "no_alert_stream":
             return self._not_found(request)
-        resp = web.StreamResponse(headers={"Content-Type": f"multipart/mixed; boundary={BOUNDARY}"})
+        if self.fault == "stream_no_answer":  # accepts the request, never sends the headers
+            await self._no_answer.wait()
+            raise web.HTTPServiceUnavailable()
+        resp = FirmwareStreamResponse() if self.stream_transport == "close" else chunked_response()
         await resp.prepare(request)
         queue: asyncio.Queue = asyncio.Queue(STREAM_QUEUE)
         self._streams.add(queue)
@@ -495,7 +532,7 @@ class IsapiSimulator:
                 try:
                     item = await asyncio.wait_for(queue.get(), self.heartbeat)
                 except TimeoutError:
-                    item = ("application/xml", self.alert_xml(1, "videoloss", "inactive").encode())
+                    item = (PART_TYPE, self.alerts.heartbeat().encode())
                 if item is None:
                     break
                 if self.fault == "stall":
@@ -504,8 +541,7 @@ class IsapiSimulator:
                 if ctype == "raw":
                     await resp.write(body)
                     continue
-                head = f"--{BOUNDARY}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
-                await resp.write(head.encode() + body + b"\r\n")
+                await resp.write(part(body, PART_TYPE if ctype == "application/xml" else ctype))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -520,7 +556,7 @@ class IsapiSimulator:
     async def _sim_event(self, request: web.Request) -> web.Response:
         body = await request.json()
         if "xml" in body:
-            self.push_part(str(body["xml"]).encode(), body.get("content_type", "application/xml"))
+            self.push_part(str(body["xml"]).encode(), body.get("content_type", PART_TYPE))
         else:
             self.trigger_event(body.get("channel"), body.get("event_type", "VMD"), body.get("state", "active"),
                                int(body.get("repeat", 1)), float(body.get("interval", 1.0)))

@@ -72,6 +72,17 @@ def boolean(el: ET.Element | None, *path: str) -> bool | None:
     return None if value is None else value.lower() == "true"
 
 
+def depth(el: ET.Element) -> int:
+    """Nesting depth of an element tree, counted without recursion (a hostile document may
+    nest far deeper than Python's recursion limit)."""
+    deepest, stack = 0, [(el, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((c, level + 1) for c in node)
+    return deepest
+
+
 def to_dict(el: ET.Element) -> Any:
     """A plain dict of an element (local names; repeated children become lists).
 
@@ -184,14 +195,60 @@ def streaming_channels(body: bytes | str) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
+NO_VIDEO = "NO VIDEO"
+"""``resDesc`` of an analog input with no signal (iDS-7208HQHI-M1 capture, channel 8)."""
+
+
 def video_inputs(body: bytes | str) -> list[dict[str, Any]]:
-    """Analog/local inputs of ``/ISAPI/System/Video/inputs/channels`` (DVRs, cameras)."""
+    """Analog/local inputs of ``/ISAPI/System/Video/inputs/channels`` (DVRs, cameras).
+
+    ``online`` needs both: the input is enabled and it has a signal (``resDesc`` is the
+    detected resolution, or "NO VIDEO" when nothing is connected).
+    """
     root = parse(body)
     out = []
     for vi in children(root, "VideoInputChannel"):
         number = integer(vi, "id")
         if number is None:
             continue
-        out.append({"channel": number, "name": text(vi, "name"),
-                    "online": boolean(vi, "videoInputEnabled")})
+        enabled = boolean(vi, "videoInputEnabled")
+        signal = text(vi, "resDesc")
+        online = enabled
+        if enabled and signal is not None and signal.upper() == NO_VIDEO:
+            online = False
+        out.append({"channel": number, "name": text(vi, "name"), "online": online, "signal": signal})
     return out
+
+
+def _trigger_root(root: ET.Element) -> ET.Element | None:
+    """The EventTriggerList of ``/ISAPI/Event/triggers``: the root on most firmware, under
+    ``EventNotification`` on some (hikvision_next reads both)."""
+    if local(root.tag) == "EventTriggerList":
+        return root
+    return child(root, "EventTriggerList")
+
+
+def event_triggers(body: bytes | str) -> list[dict[str, Any]]:
+    """The event triggers of ``/ISAPI/Event/triggers``: which event types each video channel
+    (``videoInputChannelID`` / ``dynVideoInputChannelID``) or alarm input
+    (``inputIOPortID`` / ``dynInputIOPortID``) can raise, and how each is notified."""
+    lst = _trigger_root(parse(body))
+    out = []
+    for trig in children(lst, "EventTrigger"):
+        event_type = text(trig, "eventType")
+        if event_type is None:
+            continue
+        methods = [m for n in children(child(trig, "EventTriggerNotificationList"), "EventTriggerNotification")
+                   if (m := text(n, "notificationMethod"))]
+        out.append({
+            "event_type": event_type,
+            "channel": integer(trig, "videoInputChannelID") or integer(trig, "dynVideoInputChannelID"),
+            "io_port": integer(trig, "inputIOPortID") or integer(trig, "dynInputIOPortID"),
+            "notifications": methods,
+        })
+    return out
+
+
+def capability(body: bytes | str, *path: str) -> bool | None:
+    """A boolean of ``/ISAPI/System/capabilities`` (DeviceCap), e.g. ("WLAlarmCap", "isSupportPIR")."""
+    return boolean(parse(body), *path)

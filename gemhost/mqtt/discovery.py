@@ -36,11 +36,16 @@ DEVICE_CLASSES: dict[str, str] = {
 
 def zone_event_types(zone_state: dict[str, Any] | None) -> list[str]:
     """Event types a zone reports: motion always (every camera channel has it) and first,
-    then every type the host has seen active or inactive, in a stable order."""
+    then the types its driver declares for it (zone state ``event_types``, e.g. from ISAPI's
+    Event/triggers, so sensors exist before they fire) and every type the host has seen
+    active or inactive, in a stable order."""
     seen = set()
     active = (zone_state or {}).get("active")
     if isinstance(active, dict):
         seen.update(str(k) for k in active)
+    declared = (zone_state or {}).get("event_types")
+    if isinstance(declared, list):
+        seen.update(str(k) for k in declared)
     seen.discard("motion")
     return ["motion", *sorted(seen)]
 

@@ -50,13 +50,15 @@ def device_yaml(dev_id: str, sim: IsapiSimulator, zones: dict[str, dict] | None 
     return text + "\n"
 
 
-def write_site(tmp_path: Path, broker, devices: str, *, secrets: dict[str, str] | None = None) -> Path:
+def write_site(tmp_path: Path, broker, devices: str, *, secrets: dict[str, str] | None = None,
+               pulse_hold: float = 5.0, discovery: bool = False) -> Path:
     protocol = "3.1.1" if broker.kind == "amqtt" else "auto"
     site = tmp_path / "site.yaml"
     site.write_text(textwrap.dedent(f"""\
         site: {{id: e2e, name: ISAPI end to end}}
-        mqtt: {{broker: "{broker.url}", protocol: "{protocol}", keepalive: 5, max_payload: 262144}}
-        host: {{command_timeout: 5, command_concurrency: 4, shutdown_timeout: 2}}
+        mqtt: {{broker: "{broker.url}", protocol: "{protocol}", keepalive: 5, max_payload: 262144,
+                discovery: {json.dumps(discovery)}}}
+        host: {{command_timeout: 5, command_concurrency: 4, shutdown_timeout: 2, pulse_hold: {pulse_hold}}}
         devices:
         """) + devices)
     (tmp_path / "secrets.yaml").write_text(
@@ -334,7 +336,7 @@ async def test_event_start_repeat_quiet_end_and_heartbeat(mqtt_broker, tmp_path,
     await w.wait_json(f"{B}/nvr/state", lambda d: d["info"].get("event_stream") == "connected")
     await until(lambda: nvr.open_streams == 1)
 
-    nvr.trigger_event(2, "VMD", repeat=4, interval=0.15)  # NVR sends channelID 34 for channel 2
+    nvr.trigger_event(2, "VMD", repeat=4, interval=0.15)  # an NVR names channel 2 in channelID and dynChannelID
     on = await w.wait_json(f"{B}/nvr/yard/state", lambda d: d["active"].get("motion") is True)
     assert on["name"] == "yard"
     first = await w.wait_json(f"{B}/nvr/yard/event")
@@ -507,3 +509,74 @@ async def test_zone_state_has_no_activity_field_outside_active(mqtt_broker, tmp_
     for message in w.on(f"{B}/cam/front/state"):
         state = json.loads(message.payload)
         assert not {"motion", "line_crossing", "intrusion"} & set(state), state
+
+
+# ---------------------------------------------------------------- real firmware streams (issue 10)
+
+
+async def test_hundred_line_crossings_are_hundred_conditions(mqtt_broker, tmp_path, sims, run_host):
+    """Each crossing as real firmware sends it (region-1 active parts, a regionless inactive
+    part) is one condition on the bus: 100 crossings, 100 actives, 100 device ends."""
+    nvr = await sims(kind="nvr", channels=2, heartbeat=0.5)
+    site = write_site(tmp_path, mqtt_broker, device_yaml("nvr", nvr, {"yard": {"address": 2}},
+                                                         event_quiet_time=60000))
+    host, w = await run_host(site, mqtt_broker.port)
+    await until(lambda: nvr.open_streams == 1)
+    for batch in range(10):
+        for _ in range(10):
+            nvr.trigger_event(2, "linedetection", repeat=2, interval=0, end=True)
+        await until(lambda b=batch: len(zone_events(w, "nvr", "yard")) == 20 * (b + 1), timeout=20)
+    events = zone_events(w, "nvr", "yard")
+    assert len(one_start_one_end_each(events)) == 100
+    assert {e["ended_by"] for e in events if e["state"] == "inactive"} == {"device"}
+    assert all((e["type"], e["kind"], e["channel"]) == ("line_crossing", "repeating", 2) for e in events)
+    await w.wait_json(f"{B}/nvr/yard/state", lambda d: d["active"] == {"line_crossing": False})
+
+
+async def test_access_swipes_event_types_and_dropped_parts(mqtt_broker, tmp_path, sims, run_host):
+    """Two card swipes within the quiet time are two pulse events with their serialNo and card
+    data; the zone state lists the channel's event types from Event/triggers; hostile parts
+    are counted in the device state and cost nothing else."""
+    cam = await sims(kind="camera", heartbeat=0.3)
+    site = write_site(tmp_path, mqtt_broker, device_yaml("door", cam, {"entry": {"address": 1}},
+                                                         event_quiet_time=60000), pulse_hold=0.3)
+    host, w = await run_host(site, mqtt_broker.port)
+    state = await w.wait_json(f"{B}/door/entry/state", lambda d: "event_types" in d)
+    assert {"motion", "intrusion", "line_crossing", "io", "tamper"} <= set(state["event_types"])
+    device = await w.wait_json(f"{B}/door/state", lambda d: "event_types" in d["info"])
+    assert "disk_full" in device["info"]["event_types"]
+    await until(lambda: cam.open_streams == 1)
+
+    cam.push_part(b"<EventNotificationAlert>" + b"<a>" * 30000 + b"</a>" * 30000 + b"</EventNotificationAlert>")
+    cam.push_part(b"<EventNotificationAlert><eventType>VMD")
+    cam.trigger_access("4455667788", employee_no="E-17")
+    cam.trigger_access("9988776655", employee_no="E-18")
+    await until(lambda: len(zone_events(w, "door", "entry")) == 4, timeout=15)
+    events = zone_events(w, "door", "entry")
+    one_start_one_end_each(events)
+    starts = [e for e in events if e["state"] == "active"]
+    assert [(e["type"], e["kind"], e["id"], e["data"]["cardNo"]) for e in starts] == [
+        ("access_control", "pulse", "1001", "4455667788"), ("access_control", "pulse", "1002", "9988776655")]
+    assert {e["ended_by"] for e in events if e["state"] == "inactive"} == {"pulse"}
+    assert starts[0]["data"]["employeeNoString"] == "E-17" and starts[0]["data"]["majorEventType"] == 5
+    counted = await w.wait_json(f"{B}/door/state", lambda d: d["info"].get("alert_parts"))
+    assert counted["info"]["alert_parts"] == {"dropped": 2} and counted["online"]
+    assert cam.stream_connects == 1
+
+
+async def test_discovery_offers_the_triggers_sensors_before_they_fire(mqtt_broker, tmp_path, sims, run_host):
+    """Home Assistant gets a binary_sensor for each event type of the channel's Event/triggers
+    at once, not only after the first event of each type."""
+    nvr = await sims(kind="nvr", channels=2, heartbeat=0.5)
+    site = write_site(tmp_path, mqtt_broker, device_yaml("nvr", nvr, {"yard": {"address": 2}}), discovery=True)
+    host, w = await run_host(site, mqtt_broker.port)
+    ha = await MqttWatcher(mqtt_broker.port).start("homeassistant/#")
+    try:
+        config = await ha.wait_json("homeassistant/device/e2e_nvr/config",
+                                    lambda d: "yard_intrusion" in d.get("cmps", {}))
+    finally:
+        await ha.stop()
+    sensors = sorted(k for k, c in config["cmps"].items() if c["p"] == "binary_sensor")
+    assert sensors == [f"yard_{t}" for t in ("intrusion", "line_crossing", "motion", "region_entrance",
+                                              "region_exit", "tamper", "video_loss")]
+    assert not zone_events(w, "nvr", "yard")  # nothing has fired

@@ -32,3 +32,11 @@ async def driver_factory(tmp_path):
     yield build
     for drv in made:
         await drv.close()
+
+
+@pytest.fixture
+async def nvr_sim():
+    s = IsapiSimulator(kind="nvr", channels=4, heartbeat=0.3)
+    await s.start()
+    yield s
+    await s.stop()

@@ -1,4 +1,4 @@
-"""IsapiClient error mapping against a canned loopback server, and the debouncer on its own."""
+"""IsapiClient error mapping against a canned loopback server."""
 
 from __future__ import annotations
 

@@ -155,8 +155,9 @@ def test_every_captured_event():
     ip_ids = _nvr_ip_ids()
     assert ip_ids == [1, 2, 3, 4]
     for name, (kind, vendor, address, extra) in EXPECTED_EVENTS.items():
-        alert = events.parse_alert_xml((base / name).read_bytes())
-        assert alert is not None, name
+        parsed = events.parse_alert_xml((base / name).read_bytes())
+        assert len(parsed) == 1, name
+        alert = parsed[0]
         assert (alert.normalized, alert.event_type, alert.state) == (kind, vendor, "active"), name
         got = channels.event_address(alert.channel_id, alert.dyn_channel_id,
                                      ip_ids if name.startswith("nvr") else None)
@@ -171,9 +172,9 @@ def test_heartbeat_is_recognised():
     body = ('<EventNotificationAlert version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">'
             "<channelID>1</channelID><dateTime>2024-01-01T00:00:00+01:00</dateTime>"
             "<eventType>videoloss</eventType><eventState>inactive</eventState></EventNotificationAlert>")
-    alert = events.parse_alert_xml(body)
+    (alert,) = events.parse_alert_xml(body)
     assert alert.heartbeat and alert.normalized == "video_loss"
-    active = events.parse_alert_xml(body.replace("inactive", "active"))
+    (active,) = events.parse_alert_xml(body.replace("inactive", "active"))
     assert not active.heartbeat
 
 
@@ -194,11 +195,9 @@ def _alerts(parts: list[Part]) -> list:
     out = []
     for p in parts:
         try:
-            a = decode_part(p)
+            out += decode_part(p)
         except ValueError:
             continue
-        if a is not None:
-            out.append(a)
     return out
 
 
@@ -270,7 +269,7 @@ def test_oversized_part_is_dropped_and_memory_bounded():
 
 
 def test_unknown_event_types_pass_through():
-    alert = events.parse_alert_xml(_alert("SomeNewThing"))
+    (alert,) = events.parse_alert_xml(_alert("SomeNewThing"))
     assert alert.normalized == "somenewthing"
 
 
@@ -284,3 +283,156 @@ def test_fixture_unparse_round_trips_every_capture():
                 assert xmltodict.parse(unparse(entry["response"])) == entry["response"], (path.name, key)
                 count += 1
     assert count > 100
+
+
+# ---------------------------------------------------------------- issue 10: what real streams contain
+
+
+def _doc(event: str, chan: int = 1, state: str = "active", extra: str = "", when: str = "2024-05-01T10:00:00+02:00"):
+    return (f'<EventNotificationAlert version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">'
+            f"<channelID>{chan}</channelID><dateTime>{when}</dateTime><eventType>{event}</eventType>"
+            f"<eventState>{state}</eventState>{extra}</EventNotificationAlert>")
+
+
+REGION_1 = ("<DetectionRegionList><DetectionRegionEntry><regionID>1</regionID>"
+            "<sensitivityLevel>50</sensitivityLevel></DetectionRegionEntry></DetectionRegionList>")
+
+
+def _decode(*bodies: str | bytes, ctype: str = "application/xml"):
+    decoder = events.AlertDecoder()
+    out = []
+    for body in bodies:
+        raw = body.encode() if isinstance(body, str) else body
+        out += decoder.decode(Part({"content-type": ctype}, raw))
+    return out, decoder
+
+
+def test_region_events_key_on_the_region_and_the_end_names_none():
+    """Item 1: linedetection/fielddetection active parts name regionID 1, the inactive part no
+    DetectionRegionList: the end has key None (it ends every crossing of the channel)."""
+    alerts, _ = _decode(_doc("linedetection", extra=REGION_1), _doc("linedetection", extra=REGION_1),
+                        _doc("linedetection", state="inactive"),
+                        _doc("fielddetection", 2, extra=REGION_1), _doc("fielddetection", 2, state="inactive"))
+    assert [(a.normalized, a.state, a.key) for a in alerts] == [
+        ("line_crossing", "active", "1"), ("line_crossing", "active", "1"), ("line_crossing", "inactive", None),
+        ("intrusion", "active", "1"), ("intrusion", "inactive", None)]
+
+
+def test_io_alarms_key_on_their_input_port():
+    alerts, _ = _decode(_doc("IO", extra="<inputIOPortID>2</inputIOPortID>"),
+                        _doc("IO", state="inactive", extra="<inputIOPortID>2</inputIOPortID>"),
+                        _doc("IO", extra="<dynInputIOPortID>301</dynInputIOPortID>"))
+    assert [(a.state, a.key) for a in alerts] == [("active", "2"), ("inactive", "2"), ("active", "301")]
+
+
+def test_duration_follow_up_continues_the_region_alert():
+    """Item 2: a duration part after a region alert is an active repeat of that region's
+    condition (same key), not a start of a regionless one; without a prior alert it is
+    the channel's condition (key None)."""
+    duration = ("<DurationList><Duration><relationEvent>fielddetection</relationEvent></Duration></DurationList>")
+    alerts, _ = _decode(_doc("fielddetection", extra=REGION_1.replace(">1<", ">4<")),
+                        _doc("duration", extra=duration), _doc("duration", 3, extra=duration))
+    assert [(a.event_type, a.state, a.key, a.follow_up) for a in alerts] == [
+        ("fielddetection", "active", "4", False), ("fielddetection", "active", "4", True),
+        ("fielddetection", "active", None, True)]
+
+
+def test_two_documents_in_one_part_are_both_read():
+    """Item 4: firmware that writes two EventNotificationAlert documents into one part."""
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + _doc("VMD", 1) + "\r\n"
+            + '<?xml version="1.0" encoding="UTF-8"?>\n' + _doc("VMD", 2))
+    alerts, decoder = _decode(body)
+    assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 1), ("motion", 2)]
+    assert decoder.stats.problems() == {"multi_document": 1}
+    # one readable document and one cut short: the readable one survives, the other is counted
+    alerts, decoder = _decode(_doc("VMD", 3) + _doc("IO", 4)[:-30] + "</EventNotificationAlert>")
+    assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 3)]
+    assert decoder.stats.problems() == {"dropped": 1}
+    two_json = json.dumps({"eventType": "VMD", "channelID": 3}) + "\n" + json.dumps({"eventType": "IO", "channelID": 1})
+    alerts, _ = _decode(two_json, ctype="application/json")
+    assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 3), ("io", 1)]
+
+
+def test_raw_ampersand_is_repaired_and_counted():
+    """Item 4: a channelName typed with "&" arrives unescaped (hikvision_next escapes it too)."""
+    alerts, decoder = _decode(_doc("VMD", extra="<channelName>Garage & Drive</channelName>"),
+                              _doc("VMD", extra="<channelName>A &amp; B &#38; C</channelName>"))
+    assert [a.data()["channelName"] for a in alerts] == ["Garage & Drive", "A & B & C"]
+    assert decoder.stats.problems() == {"repaired": 1}
+
+
+def test_unreadable_datetime_is_kept_with_a_trace():
+    """Item 4: a dateTime that is no timestamp becomes the time of reception, and the event says so."""
+    before = events.now()
+    alerts, decoder = _decode(_doc("VMD", when="2024-13-45 25:61"), _doc("VMD", when="2019-11-17T17:53:4200:00"),
+                              _doc("VMD", when="2024-05-01T10:00:00Z"))
+    bad, signless, zulu = alerts
+    assert bad.time >= before and bad.time_raw == "2024-13-45 25:61"
+    assert bad.data()["device_time"] == "2024-13-45 25:61" and bad.data()["time_source"] == "received"
+    assert signless.time_raw is None and signless.time.utcoffset().total_seconds() == 0
+    assert zulu.time.isoformat() == "2024-05-01T10:00:00+00:00"
+    assert decoder.stats.problems() == {"unreadable_time": 1}
+
+
+def test_deep_nesting_costs_only_its_part():
+    """Item 5: XML or JSON nested far beyond the recursion limit is dropped, counted, and the
+    parts around it are read."""
+    deep_xml = "<EventNotificationAlert>" + "<a>" * 50000 + "</a>" * 50000 + "</EventNotificationAlert>"
+    deep_json = '{"eventType": "VMD", "x": ' + "[" * 50000 + "]" * 50000 + "}"
+    stream = (_part(_alert("VMD", 1)) + _part(deep_xml.encode()) + _part(deep_json.encode(), "application/json")
+              + _part(_alert("IO", 2)))
+    parser, decoder = MultipartParser("boundary"), events.AlertDecoder()
+    alerts = [a for p in parser.feed(stream) for a in decoder.decode(p)]
+    assert [(a.normalized, a.channel_id) for a in alerts] == [("motion", 1), ("io", 2)]
+    assert decoder.stats.problems() == {"dropped": 2}
+    assert "nested" in decoder.last_error
+
+
+def test_a_part_of_garbage_is_counted_as_dropped():
+    _, decoder = _decode(b"<EventNotificationAlert><eventType>VMD", b"\x00\xff not xml")
+    assert decoder.stats.problems() == {"dropped": 2}
+
+
+def test_no_video_input_is_offline():
+    """Item 7: the DVR capture's channel 8 reports resDesc "NO VIDEO" although enabled."""
+    data = json.loads((captures() / "devices" / "iDS-7208HQHI-M1.json").read_text())["data"]["ISAPI"]
+    rows = xml.video_inputs(xmltodict.unparse(data["System/Video/inputs/channels"]["response"]))
+    assert [(r["channel"], r["online"]) for r in rows] == [(n, n != 8) for n in range(1, 9)]
+    assert rows[7]["signal"] == "NO VIDEO"
+
+
+def test_event_triggers_of_every_capture():
+    """Event/triggers of each captured device -> event types per channel (camera ids in
+    videoInputChannelID, NVR ids in dynVideoInputChannelID, NVR camera inputs as IO-<n>01)."""
+    from gemhost_drivers.hikvision_isapi.triggers import event_types
+
+    checked = 0
+    for path in _devices():
+        data = json.loads(path.read_text())["data"]["ISAPI"]
+        entry = data.get("Event/triggers", {})
+        if "response" not in entry:
+            continue
+        found = xml.event_triggers(xmltodict.unparse(entry["response"]))
+        root = next(iter(entry["response"].values()))  # EventTriggerList, or EventNotification around it
+        raw = _as_list((root.get("EventTriggerList") or root).get("EventTrigger"))
+        assert len(found) == len([t for t in raw if t.get("eventType")]), path.name
+        per_channel, device = event_types(found)
+        assert "motion" in per_channel[1], path.name
+        assert "disk_full" in device and "disk_full" not in per_channel[1], path.name
+        checked += 1
+    assert checked == 10
+    data = json.loads((captures() / "devices" / "DS-7608NXI-I2.json").read_text())["data"]["ISAPI"]
+    per_channel, device = event_types(xml.event_triggers(xmltodict.unparse(data["Event/triggers"]["response"])))
+    assert sorted(per_channel) == [1, 2, 3]
+    assert {"motion", "intrusion", "line_crossing", "tamper", "video_loss", "region_entrance"} <= set(per_channel[2])
+    assert "io" in per_channel[3] and "io" not in per_channel[1]  # IO-301: the input of channel 3's camera
+    assert "io" in device  # the NVR's own inputs IO-1..4
+
+
+def test_pir_trigger_dropped_when_capabilities_deny_it():
+    from gemhost_drivers.hikvision_isapi.triggers import event_types
+
+    found = [{"event_type": "PIR", "channel": 1, "io_port": None, "notifications": []},
+             {"event_type": "VMD", "channel": 1, "io_port": None, "notifications": []}]
+    assert event_types(found, pir=False) == ({1: ["motion"]}, [])
+    assert event_types(found, pir=None) == ({1: ["motion", "pir"]}, [])

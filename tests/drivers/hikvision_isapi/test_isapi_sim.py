@@ -48,10 +48,13 @@ async def test_connect_digest_and_zone_state(sim, driver_factory):
     assert (info.model, info.firmware, info.serial, info.manufacturer) == (
         sim.model, "V5.7.15", sim.serial, "Hikvision")
     assert info.extra["device_type"] == "IPCamera" and info.extra["mac"] == "02:00:00:00:00:01"
+    # event_types come from the simulator's Event/triggers (issue 10): channel 1 also has the IO input
+    video = ["intrusion", "line_crossing", "motion", "region_entrance", "region_exit", "tamper", "video_loss"]
     assert ctx.zone_state["front"] == {"stream_url": "rtsp://127.0.0.1:554/Streaming/Channels/101",
-                                       "channel_id": 101}
+                                       "channel_id": 101, "event_types": sorted([*video, "io"])}
     assert ctx.zone_state["back"] == {"stream_url": "rtsp://127.0.0.1:554/Streaming/Channels/202",
-                                      "channel_id": 202}
+                                      "channel_id": 202, "event_types": video}
+    assert info.extra["event_types"] == ["disk_error", "disk_full", "illaccess", "ipconflict", "nicbroken"]
     assert ctx.zone_state["gate"]["stream_url"] == "rtsp://nvr.example/custom"
     assert all(a.startswith("Digest") for _, _, a in sim.requests if a)
     assert (await drv.poll()).serial == sim.serial
@@ -65,7 +68,10 @@ async def test_basic_auth():
         from gemhost_drivers.hikvision_isapi.driver import IsapiDriver
         drv = IsapiDriver(ctx)
         assert (await drv.connect()).model == s.model
-        assert [a for _, _, a in s.requests] == ["Basic "]
+        # deviceInfo, then (once per driver) Event/triggers and capabilities: all preemptive Basic
+        assert [(p, a) for _, p, a in s.requests] == [("/ISAPI/System/deviceInfo", "Basic "),
+                                                      ("/ISAPI/Event/triggers", "Basic "),
+                                                      ("/ISAPI/System/capabilities", "Basic ")]
         await drv.close()
     finally:
         await s.stop()
@@ -257,7 +263,7 @@ async def test_event_start_repeat_quiet_end_on_nvr_zone(nvr, driver_factory):
     task = await _run(drv)
     try:
         await until(lambda: nvr.open_streams == 1)
-        nvr.trigger_event(2, "VMD", repeat=4, interval=0.15)   # NVR sends channelID 34
+        nvr.trigger_event(2, "VMD", repeat=4, interval=0.15)   # channelID 2, dynChannelID 2 (real NVR alertStream)
         await ctx.wait_for(lambda: len(ctx.events) >= 2)
         assert [(e.type, e.vendor_type, e.state, e.zone, e.channel) for e in ctx.events] == [
             ("motion", "VMD", "active", "back", 2), ("motion", "VMD", "inactive", "back", 2)]
