@@ -13,11 +13,12 @@ import sys
 from typing import Any
 
 from gemhost.errors import NOT_SUPPORTED, CommandError
+from gemhost.hookspecs import AddCommand
 from gemhost.plugins import Registry
 
 
-def add_import_parser(sub: Any, registry: Registry) -> None:
-    p = sub.add_parser("import", help="import cameras/devices of a VMS or cloud account as zones")
+def add_import_parser(add_command: AddCommand, registry: Registry) -> None:
+    p = add_command("import", help="import cameras/devices of a VMS or cloud account as zones")
     p.add_argument("site")
     p.add_argument("device")
     group = p.add_mutually_exclusive_group(required=True)
