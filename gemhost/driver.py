@@ -9,12 +9,15 @@ A driver never imports anything from MQTT: events and zone state go through the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from gemhost.attributes import device_view, zone_view
 from gemhost.errors import NotSupported
 from gemhost.model import DeviceConfig, DeviceInfo, Event, ZoneConfig
+from gemhost.schema import DriverSchema, load_schema
 
 
 class DeviceContext(Protocol):
@@ -77,6 +80,22 @@ class Driver:
         self.attrs = ctx.device.attributes
         self.log = ctx.log
 
+    @classmethod
+    def schema(cls) -> DriverSchema:
+        """The driver's schema as the host loaded it (read once per schema file)."""
+        return _schema_at(str(cls.schema_path))
+
+    @property
+    def settings(self) -> Any:
+        """The device's attributes as a typed, frozen view generated from the schema: every
+        declared attribute is a field (``self.settings.timeout``), defaults filled in, and a
+        misspelt name raises AttributeError instead of falling back to a silent default."""
+        return device_view(self.schema(), self.device.attributes)
+
+    def zone_settings(self, zone: ZoneConfig) -> Any:
+        """The typed view of one zone's attributes (``self.zone_settings(zone).address``)."""
+        return zone_view(self.schema(), zone.attributes)
+
     async def connect(self) -> DeviceInfo | None:
         """Open sessions and prove the device answers; return what it says about itself.
         Raise :class:`~gemhost.errors.AuthError` on rejected credentials."""
@@ -104,3 +123,8 @@ class Driver:
         if handler is None:
             raise NotSupported(f"driver {self.name} does not implement {name}")
         return await handler(args, zone)
+
+
+@functools.cache
+def _schema_at(path: str) -> DriverSchema:
+    return load_schema(Path(path))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gemhost import errors
+from gemhost.attributes import device_view
 from gemhost.backoff import Backoff
 from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
 from gemhost.errors import AuthError, CommandError, one_line
@@ -192,8 +193,13 @@ class DeviceRunner:
             self.log.warning("refreshing zones after a site change failed: %s", one_line(exc))
 
     @property
+    def settings(self) -> Any:
+        """The typed view of the device's attributes (the core reads its own three from it)."""
+        return device_view(self.entry.schema, self.config.attributes)
+
+    @property
     def interval(self) -> float:
-        return float(self.config.attributes.get("status_interval", 60000)) / 1000.0
+        return float(self.settings.status_interval) / 1000.0
 
     async def _liveness(self) -> None:
         backoff = Backoff(initial=1.0, maximum=max(1.0, self.interval))
@@ -204,7 +210,7 @@ class DeviceRunner:
                     info = await (self.driver.poll() if self._connected else self.driver.connect())
                 if not self._connected:
                     self._connected = True
-                    if self.events_wanted:
+                    if self.events_wanted and self.settings.events:
                         self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
                 self._auth_failures = 0
                 backoff.reset()
