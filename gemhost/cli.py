@@ -1,4 +1,4 @@
-"""The ``gemhost`` command line: run, check, describe, drivers, call, import, simulate, token."""
+"""The ``gemhost`` command line: run, check, describe, drivers, call, import, diagnose, simulate, token."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gemhost import __version__, logsetup
+from gemhost.cli_diagnose import add_diagnose_parser
 from gemhost.cli_import import add_import_parser
 from gemhost.cli_output import print_json
 from gemhost.cli_token import add_token_parser
@@ -188,6 +189,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 
     _add_simulate(commands, registry)
     add_import_parser(commands.add, registry)
+    add_diagnose_parser(commands.add, registry)
     add_token_parser(commands.add)
     run_cli_hooks(registry, commands.add)
     return parser

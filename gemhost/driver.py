@@ -118,6 +118,13 @@ class Driver:
         the zone states. Override when zone state can be derived without asking the device."""
         await self.poll()
 
+    async def diagnostics(self) -> dict[str, Any]:
+        """The device's raw responses for a bug report (``gemhost diagnose``), in the capture
+        format of the test fixtures (``{"data": {"<API>": {"<path>": {"response": ...} |
+        {"status_code": N}}}}``). The host removes secrets before writing it. Override it
+        where the device has such an API; never more than one refused login per capture."""
+        raise NotSupported(f"driver {self.name} cannot capture diagnostics")
+
     async def command(self, name: str, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
         handler = getattr(self, f"cmd_{name}", None)
         if handler is None:

@@ -14,7 +14,7 @@ from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
 from gemhost.urls import strip_credentials
 
-from . import channels, xml
+from . import channels, diagnose, xml
 from .client import IsapiClient
 from .events import MultipartParser, boundary_of, decode_part
 
@@ -109,6 +109,9 @@ class IsapiDriver(Driver):
             url = strip_credentials(zone.attributes.get("stream_url") or "") or \
                 channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
             self.ctx.set_zone_state(zone.id, stream_url=url, channel_id=channels.stream_id(addr, stream))
+
+    async def diagnostics(self) -> dict[str, Any]:
+        return await diagnose.capture(self.client)
 
     async def close(self) -> None:
         for task in self._timers.values():
