@@ -1,31 +1,68 @@
 """Exponential back-off with jitter, for every reconnect loop in the host and the drivers.
 
 Jitter matters here: after a power cut, dozens of cameras (or hosts) come back at once,
-and without it every client retries in lock-step.
+and without it every client retries in lock-step. The loops need different spreads, so the
+spread is a strategy (``jitter``), while the growth, the cap and the reset are shared:
+
+- ``plus_minus(f)`` (a plain float means this): the delay is ``base`` +/- ``f * base``.
+  One device's liveness or event stream; the default ±20 %, ISAPI and HikCentral use ±50 %.
+- :func:`full_jitter`: anywhere between ``initial`` and ``base`` (AWS's "full jitter", with a
+  floor). Many hosts reconnecting to one broker spread over the whole window.
+- :func:`half_jitter`: between 50 % and 100 % of ``base`` ("equal jitter"): never retries
+  much sooner than the schedule says, for a cloud API that rate-limits (Hik-Partner Pro).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+
+Jitter = Callable[[float, float], float]
+"""``jitter(base, initial) -> delay``: spreads one scheduled delay."""
+
+
+def plus_minus(fraction: float) -> Jitter:
+    """``base`` +/- ``fraction * base``."""
+
+    def spread(base: float, initial: float) -> float:
+        return base + random.uniform(-base * fraction, base * fraction)
+
+    return spread
+
+
+def full_jitter(base: float, initial: float) -> float:
+    """Uniform between ``initial`` and ``base``: the first delay is exactly ``initial``."""
+    return random.uniform(initial, base)
+
+
+def half_jitter(base: float, initial: float) -> float:
+    """Uniform between half of ``base`` and ``base``."""
+    return base * random.uniform(0.5, 1.0)
 
 
 class Backoff:
-    """Delays of ``initial * factor**n`` seconds, capped at ``maximum``, +/- ``jitter``."""
+    """Delays growing from ``initial`` by ``factor`` per attempt up to ``maximum`` seconds,
+    each spread by ``jitter`` (a float is ``plus_minus(jitter)``); :meth:`reset` after a
+    good connection starts over."""
 
     def __init__(self, initial: float = 1.0, maximum: float = 60.0, factor: float = 2.0,
-                 jitter: float = 0.2) -> None:
+                 jitter: float | Jitter = 0.2) -> None:
         self.initial = initial
         self.maximum = max(maximum, initial)
         self.factor = factor
-        self.jitter = jitter
+        self.jitter: Jitter = plus_minus(jitter) if isinstance(jitter, int | float) else jitter
         self.attempts = 0
+        self._base = initial
 
     def next(self) -> float:
         """The delay before the next attempt; grows with every call until :meth:`reset`."""
-        base = min(self.maximum, self.initial * self.factor ** self.attempts)
+        base = self._base
+        # grown step by step and capped, so a device that is down for weeks cannot overflow
+        # a float (initial * factor ** attempts does after about a thousand attempts)
+        self._base = min(self.maximum, base * self.factor)
         self.attempts += 1
-        spread = base * self.jitter
-        return max(0.0, base + random.uniform(-spread, spread))
+        return max(0.0, self.jitter(base, self.initial))
 
     def reset(self) -> None:
         self.attempts = 0
+        self._base = self.initial

@@ -1,4 +1,4 @@
-"""The ``gemhost`` command line: run, check, describe, drivers, call, import, simulate, token."""
+"""The ``gemhost`` command line: run, check, describe, drivers, call, import, diagnose, simulate, token."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from gemhost import __version__, logsetup
+from gemhost.cli_diagnose import add_diagnose_parser
 from gemhost.cli_import import add_import_parser
+from gemhost.cli_output import print_json
 from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
 from gemhost.errors import StartupError, one_line
 from gemhost.plugins import Registry, load_registry, run_cli_hooks
 from gemhost.site import load_site
 from gemhost.siteyaml import SiteFileError
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=False, default=str))
 
 
 def cmd_check(args: argparse.Namespace, registry: Registry) -> int:
@@ -39,7 +37,7 @@ def cmd_check(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_drivers(args: argparse.Namespace, registry: Registry) -> int:
     if args.format == "json":
-        _print_json({"drivers": [e.info() for e in registry.drivers.values()], "failed": registry.failures})
+        print_json({"drivers": [e.info() for e in registry.drivers.values()], "failed": registry.failures})
     else:
         for entry in registry.drivers.values():
             print(f"{entry.name:<18} {entry.version:<10} {entry.source}")
@@ -57,7 +55,7 @@ def cmd_describe(args: argparse.Namespace, registry: Registry) -> int:
         return 1
     if args.format == "json":
         schemas = [registry.drivers[n].schema.as_dict() for n in names]
-        _print_json(schemas[0] if args.driver else {"drivers": schemas})
+        print_json(schemas[0] if args.driver else {"drivers": schemas})
     else:
         print("\n".join(to_markdown(registry.drivers[n].schema) for n in names))
     return 0
@@ -83,7 +81,7 @@ async def _call(args: argparse.Namespace, registry: Registry) -> int:
     try:
         call_args = parse_kv(args.args)
     except ValueError as exc:
-        _print_json({"ok": False, "error": {"code": "invalid_args", "message": str(exc)}})
+        print_json({"ok": False, "error": {"code": "invalid_args", "message": str(exc)}})
         return 1
 
     async def job(host: Any, runner: Any) -> Any:
@@ -117,8 +115,12 @@ async def _run(args: argparse.Namespace, registry: Registry) -> int:
 async def _simulate(args: argparse.Namespace, registry: Registry) -> int:
     cls = registry.simulators[args.driver]
     options = cls.options_from_args(args)
-    sim = cls(host=args.host, port=args.port, **options)
-    await sim.start()
+    try:
+        sim = cls(host=args.host, port=args.port, **options)
+        await sim.start()
+    except (ValueError, OSError) as exc:
+        print(f"{args.driver} simulator: {one_line(exc)}", file=sys.stderr)
+        return 1
     print(f"{args.driver} simulator listening on {sim.url} (Ctrl-C to stop)", flush=True)
     try:
         await asyncio.Event().wait()
@@ -127,30 +129,57 @@ async def _simulate(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+class Subcommands:
+    """The ``gemhost <name>`` subcommands. Built-ins and plugins (``register_cli``) add theirs
+    through :meth:`add` alike, which refuses a name that is already taken."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._sub = parser.add_subparsers(dest="subcommand", required=True)
+        self.names: list[str] = []
+
+    def add(self, name: str, *, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        if name in self.names:
+            raise ValueError(f"the subcommand name {name!r} is already taken")
+        self.names.append(name)
+        return self._sub.add_parser(name, help=help, description=description)
+
+
+def _add_simulate(commands: Subcommands, registry: Registry) -> None:
+    p = commands.add("simulate", help="run a vendor simulator on loopback")
+    sim_sub = p.add_subparsers(dest="driver", required=True)
+    for name, cls in registry.simulators.items():
+        # "resolve": a simulator that declares its own --port (or --host) replaces the default
+        sp = sim_sub.add_parser(name, help=f"{name} simulator", conflict_handler="resolve")
+        sp.add_argument("--host", default="127.0.0.1")
+        sp.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+        cls.add_arguments(sp)
+        sp.set_defaults(func=lambda a: asyncio.run(_simulate(a, registry)))
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gemhost", description="Security devices to MQTT.")
     parser.add_argument("--version", action="version", version=f"gemhost {__version__}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="subcommand", required=True)
+    commands = Subcommands(parser)
 
-    p = sub.add_parser("run", help="run a site: devices, liveness, events, MQTT")
+    p = commands.add("run", help="run a site: devices, liveness, events, MQTT")
     p.add_argument("site")
     p.set_defaults(func=lambda a: asyncio.run(_run(a, registry)))
 
-    p = sub.add_parser("check", help="validate a site file and list every problem")
+    p = commands.add("check", help="validate a site file and list every problem")
     p.add_argument("site")
     p.set_defaults(func=lambda a: cmd_check(a, registry))
 
-    p = sub.add_parser("drivers", help="list installed drivers")
+    p = commands.add("drivers", help="list installed drivers")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=lambda a: cmd_drivers(a, registry))
 
-    p = sub.add_parser("describe", help="print a driver's attributes and commands")
+    p = commands.add("describe", help="print a driver's attributes and commands")
     p.add_argument("driver", nargs="?")
     p.add_argument("--format", choices=["markdown", "json"], default="markdown")
     p.set_defaults(func=lambda a: cmd_describe(a, registry))
 
-    p = sub.add_parser("call", help="run one command on one device, without MQTT")
+    p = commands.add("call", help="run one command on one device, without MQTT")
     p.add_argument("site")
     p.add_argument("device")
     p.add_argument("command")
@@ -158,20 +187,11 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     p.add_argument("--token", help="access token, when the site requires one")
     p.set_defaults(func=lambda a: asyncio.run(_call(a, registry)))
 
-    p = sub.add_parser("simulate", help="run a vendor simulator on loopback")
-    sim_sub = p.add_subparsers(dest="driver", required=True)
-    for name, cls in registry.simulators.items():
-        sp = sim_sub.add_parser(name, help=f"{name} simulator")
-        sp.add_argument("--host", default="127.0.0.1")
-        if not any(a.dest == "port" for a in sp._actions):
-            cls.add_arguments(sp)
-        if not any(a.dest == "port" for a in sp._actions):
-            sp.add_argument("--port", type=int, default=0)
-        sp.set_defaults(func=lambda a: asyncio.run(_simulate(a, registry)))
-
-    add_import_parser(sub, registry)
-    add_token_parser(sub)
-    run_cli_hooks(registry, sub)
+    _add_simulate(commands, registry)
+    add_import_parser(commands.add, registry)
+    add_diagnose_parser(commands.add, registry)
+    add_token_parser(commands.add)
+    run_cli_hooks(registry, commands.add)
     return parser
 
 
@@ -180,8 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(registry)
     args = parser.parse_args(argv)
     logsetup.configure(args.log_level)
+    func = getattr(args, "func", None)
+    if func is None:  # a plugin's command group without a runnable parser
+        parser.print_usage(sys.stderr)
+        return 2
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
 

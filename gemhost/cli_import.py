@@ -22,6 +22,7 @@ from typing import Any
 import aiomqtt
 
 from gemhost.errors import NOT_SUPPORTED, CommandError, one_line
+from gemhost.hookspecs import AddCommand
 from gemhost.mqtt.connection import parse_broker, tls_arguments
 from gemhost.mqtt.topics import HOST, Topics
 from gemhost.plugins import Registry
@@ -33,8 +34,8 @@ RELOAD_WAIT = 60.0  # seconds for the reload reply (devices may restart)
 NEEDED = "a running host needs a reload to use the new zones (SIGHUP or the host reload command)"
 
 
-def add_import_parser(sub: Any, registry: Registry) -> None:
-    p = sub.add_parser("import", help="import cameras/devices of a VMS or cloud account as zones")
+def add_import_parser(add_command: AddCommand, registry: Registry) -> None:
+    p = add_command("import", help="import cameras/devices of a VMS or cloud account as zones")
     p.add_argument("site")
     p.add_argument("device")
     group = p.add_mutually_exclusive_group(required=True)

@@ -7,11 +7,12 @@ on its next command because the store re-reads the file when it changes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from gemhost.cli_output import print_json
+from gemhost.hookspecs import AddCommand
 from gemhost.tokens import TokenStore, parse_ttl
 
 
@@ -19,9 +20,9 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def add_token_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("token", help="manage command access tokens",
-                                   description="Create, revoke and list access tokens for commands.")
+def add_token_parser(add_command: AddCommand) -> argparse.ArgumentParser:
+    parser = add_command("token", help="manage command access tokens",
+                         description="Create, revoke and list access tokens for commands.")
     parser.add_argument("--site", type=Path, default=Path(os.environ.get("GEMHOST_SITE", "site.yaml")),
                         help="the site file whose tokens to manage (default: $GEMHOST_SITE or site.yaml)")
     sub = parser.add_subparsers(dest="token_action", required=True)
@@ -81,7 +82,7 @@ def _revoke(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     tokens = TokenStore.for_site(args.site).list()
     if args.json:
-        print(json.dumps(tokens, indent=2))
+        print_json(tokens)
         return 0
     if not tokens:
         print("no tokens")

@@ -9,12 +9,15 @@ A driver never imports anything from MQTT: events and zone state go through the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from gemhost.attributes import device_view, zone_view
 from gemhost.errors import NotSupported
 from gemhost.model import DeviceConfig, DeviceInfo, Event, ZoneConfig
+from gemhost.schema import DriverSchema, load_schema
 
 
 class DeviceContext(Protocol):
@@ -77,6 +80,22 @@ class Driver:
         self.attrs = ctx.device.attributes
         self.log = ctx.log
 
+    @classmethod
+    def schema(cls) -> DriverSchema:
+        """The driver's schema as the host loaded it (read once per schema file)."""
+        return _schema_at(str(cls.schema_path))
+
+    @property
+    def settings(self) -> Any:
+        """The device's attributes as a typed, frozen view generated from the schema: every
+        declared attribute is a field (``self.settings.timeout``), defaults filled in, and a
+        misspelt name raises AttributeError instead of falling back to a silent default."""
+        return device_view(self.schema(), self.device.attributes)
+
+    def zone_settings(self, zone: ZoneConfig) -> Any:
+        """The typed view of one zone's attributes (``self.zone_settings(zone).address``)."""
+        return zone_view(self.schema(), zone.attributes)
+
     async def connect(self) -> DeviceInfo | None:
         """Open sessions and prove the device answers; return what it says about itself.
         Raise :class:`~gemhost.errors.AuthError` on rejected credentials."""
@@ -99,8 +118,20 @@ class Driver:
         the zone states. Override when zone state can be derived without asking the device."""
         await self.poll()
 
+    async def diagnostics(self) -> dict[str, Any]:
+        """The device's raw responses for a bug report (``gemhost diagnose``), in the capture
+        format of the test fixtures (``{"data": {"<API>": {"<path>": {"response": ...} |
+        {"status_code": N}}}}``). The host removes secrets before writing it. Override it
+        where the device has such an API; never more than one refused login per capture."""
+        raise NotSupported(f"driver {self.name} cannot capture diagnostics")
+
     async def command(self, name: str, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
         handler = getattr(self, f"cmd_{name}", None)
         if handler is None:
             raise NotSupported(f"driver {self.name} does not implement {name}")
         return await handler(args, zone)
+
+
+@functools.cache
+def _schema_at(path: str) -> DriverSchema:
+    return load_schema(Path(path))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
 
@@ -34,9 +34,16 @@ def register_simulators(register: Callable[[str, type[Simulator]], None]) -> Non
     """Call ``register(driver_name, SimulatorClass)`` for each vendor simulator shipped."""
 
 
-@hookspec
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add driver-specific subcommands to the ``gemhost`` CLI (e.g. ``gemhost hpp unbind``).
+class AddCommand(Protocol):
+    """What ``register_cli`` is given: adds ``gemhost <name>`` and returns its parser."""
 
-    Each parser sets ``func=<callable(args) -> int exit code>`` with ``set_defaults``.
+    def __call__(self, name: str, *, help: str, description: str | None = None) -> argparse.ArgumentParser: ...
+
+
+@hookspec
+def register_cli(add_command: AddCommand) -> None:
+    """Call ``add_command(name, help=...)`` for each top-level subcommand this plugin adds
+    (e.g. ``gemhost hpp unbind``); configure the returned ``argparse.ArgumentParser`` and give
+    every runnable parser ``func=<callable(args) -> int exit code>`` with ``set_defaults``.
+    A name that is already taken is refused and reported as this plugin's failure.
     """

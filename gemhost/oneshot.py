@@ -7,12 +7,12 @@ turns every failure into a printed error and exit code 1.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from gemhost.cli_output import print_json
 from gemhost.errors import CommandError, StartupError, one_line
 from gemhost.host import Host
 from gemhost.plugins import Registry
@@ -20,10 +20,6 @@ from gemhost.runner import DeviceRunner
 from gemhost.siteyaml import SiteFileError
 
 Job = Callable[[Host, DeviceRunner], Awaitable[Any]]
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
 
 
 async def run_one_shot(site: str, device: str, registry: Registry, job: Job) -> int:

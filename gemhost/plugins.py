@@ -8,6 +8,7 @@ reason, and the others still load: one broken package must not take the host dow
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import inspect
 import logging
 import os
 from dataclasses import dataclass, field
@@ -75,7 +76,12 @@ def load_registry(extra_plugins: list[Any] | None = None) -> Registry:
         sources[ep.name] = f"{dist} {version} (entry point {ep.value})"
     for plugin in extra_plugins or []:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
-        pm.register(plugin, name=name)
+        try:
+            pm.register(plugin, name=name)
+        except Exception as exc:  # e.g. a hook implementation with arguments the spec lacks
+            registry.failures[name] = f"cannot register: {type(exc).__name__}: {exc}"
+            log.error("plugin %s failed to load: %s", name, registry.failures[name])
+            continue
         sources[name] = f"{_module_origin(plugin)} (registered directly)"
 
     for plugin_name, plugin in pm.list_name_plugin():
@@ -94,12 +100,8 @@ def _collect(pm: pluggy.PluginManager, plugin_name: str, plugin: Any, source: st
     found: list[type[Driver]] = []
     sims: list[tuple[str, type]] = []
     try:
-        caller = pm.subset_hook_caller("register_drivers", remove_plugins=[
-            p for n, p in pm.list_name_plugin() if n != plugin_name])
-        caller(register=found.append)
-        sim_caller = pm.subset_hook_caller("register_simulators", remove_plugins=[
-            p for n, p in pm.list_name_plugin() if n != plugin_name])
-        sim_caller(register=lambda name, cls: sims.append((name, cls)))
+        _hook_of(pm, "register_drivers", plugin_name)(register=found.append)
+        _hook_of(pm, "register_simulators", plugin_name)(register=lambda name, cls: sims.append((name, cls)))
     except Exception as exc:
         registry.failures[plugin_name] = f"register hook failed: {type(exc).__name__}: {exc}"
         log.error("plugin %s: %s", plugin_name, registry.failures[plugin_name])
@@ -114,6 +116,11 @@ def _collect(pm: pluggy.PluginManager, plugin_name: str, plugin: Any, source: st
         registry.drivers[cls.name] = DriverEntry(cls.name, cls, schema, str(cls.version), source)
     for name, cls in sims:
         registry.simulators[name] = cls
+
+
+def _hook_of(pm: pluggy.PluginManager, hook: str, plugin_name: str) -> Any:
+    """A caller of ``hook`` that runs only ``plugin_name``'s implementation (if any)."""
+    return pm.subset_hook_caller(hook, remove_plugins=[p for n, p in pm.list_name_plugin() if n != plugin_name])
 
 
 def _validate_driver(cls: Any, registry: Registry) -> tuple[DriverSchema | None, str]:
@@ -134,17 +141,46 @@ def _validate_driver(cls: Any, registry: Registry) -> tuple[DriverSchema | None,
         return None, f"schema file invalid: {exc}"
     if schema.driver != name:
         return None, f"schema file declares driver {schema.driver!r}, class is named {name!r}"
+    mismatch = command_mismatch(cls, schema)
+    if mismatch:
+        return None, mismatch
     return schema, ""
 
 
-def run_cli_hooks(registry: Registry, subparsers: Any) -> None:
-    """Let plugins add their own subcommands; a failing one is logged and skipped."""
-    if registry.manager is None:
+def command_mismatch(cls: type[Driver], schema: DriverSchema) -> str:
+    """Why the driver's ``cmd_*`` methods and its schema's commands disagree, or "".
+
+    Checked at load time so a typo or a forgotten method is a plugin load failure naming the
+    command, not a ``not_supported`` reply the first time someone calls it. A command the
+    schema declares ``supported: false`` must have no method: it would never be called.
+    """
+    methods = {attr[4:]: getattr(cls, attr) for attr in dir(cls) if attr.startswith("cmd_")}
+    supported = {n for n, c in schema.commands.items() if c.supported}
+    problems = []
+    missing = sorted(supported - set(methods))
+    if missing:
+        problems.append("schema commands without a cmd_ method: " + ", ".join(missing))
+    undeclared = sorted(set(methods) - set(schema.commands))
+    if undeclared:
+        problems.append("cmd_ methods the schema does not declare: " + ", ".join(f"cmd_{n}" for n in undeclared))
+    dead = sorted(set(methods) & (set(schema.commands) - supported))
+    if dead:
+        problems.append("commands declared supported: false but implemented: " + ", ".join(dead))
+    not_async = sorted(n for n, m in methods.items() if n in supported and not inspect.iscoroutinefunction(m))
+    if not_async:
+        problems.append("cmd_ methods that are not async: " + ", ".join(f"cmd_{n}" for n in not_async))
+    return "; ".join(problems)
+
+
+def run_cli_hooks(registry: Registry, add_command: hookspecs.AddCommand) -> None:
+    """Let each plugin add its subcommands through the ``register_cli`` hook, one plugin at a
+    time: a failing one is recorded (``registry.failures["<plugin>:cli"]``) and skipped."""
+    pm = registry.manager
+    if pm is None:
         return
-    for plugin_name, plugin in registry.manager.list_name_plugin():
-        if not hasattr(plugin, "register_cli"):
-            continue
+    for plugin_name, _plugin in pm.list_name_plugin():
         try:
-            plugin.register_cli(subparsers=subparsers)
+            _hook_of(pm, "register_cli", plugin_name)(add_command=add_command)
         except Exception as exc:
-            log.error("plugin %s: register_cli failed: %s", plugin_name, exc)
+            registry.failures[f"{plugin_name}:cli"] = f"register_cli failed: {type(exc).__name__}: {exc}"
+            log.error("plugin %s: %s", plugin_name, registry.failures[f"{plugin_name}:cli"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gemhost import errors
+from gemhost.attributes import device_view
 from gemhost.backoff import Backoff
 from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
 from gemhost.errors import AuthError, CommandError, one_line
@@ -37,6 +38,9 @@ from gemhost.statedir import device_state_dir
 
 AUTH_FAILURE_LIMIT = 2
 """Consecutive auth failures before giving up until reload: Hikvision locks at about five."""
+
+DIAGNOSTICS_TIMEOUT = 300.0
+"""Seconds a whole diagnostics capture may take (tens of requests to a slow recorder)."""
 
 AddZones = Callable[[str, list[dict[str, Any]]], Awaitable[list[str]]]
 
@@ -192,8 +196,13 @@ class DeviceRunner:
             self.log.warning("refreshing zones after a site change failed: %s", one_line(exc))
 
     @property
+    def settings(self) -> Any:
+        """The typed view of the device's attributes (the core reads its own three from it)."""
+        return device_view(self.entry.schema, self.config.attributes)
+
+    @property
     def interval(self) -> float:
-        return float(self.config.attributes.get("status_interval", 60000)) / 1000.0
+        return float(self.settings.status_interval) / 1000.0
 
     async def _liveness(self) -> None:
         backoff = Backoff(initial=1.0, maximum=max(1.0, self.interval))
@@ -204,7 +213,7 @@ class DeviceRunner:
                     info = await (self.driver.poll() if self._connected else self.driver.connect())
                 if not self._connected:
                     self._connected = True
-                    if self.events_wanted:
+                    if self.events_wanted and self.settings.events:
                         self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
                 self._auth_failures = 0
                 backoff.reset()
@@ -254,12 +263,29 @@ class DeviceRunner:
         if not command.offline_ok and not self.state.online:
             reason = f": {self.state.last_error}" if self.state.last_error else ""
             raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
-        timeout = command.timeout or self.host_cfg.command_timeout
+        driver = self.driver
+        return await self._guarded(command.name, command.timeout or self.host_cfg.command_timeout,
+                                   lambda: driver.command(command.name, args, zone))
+
+    async def diagnostics(self) -> Any:
+        """The driver's raw-response capture (``gemhost diagnose``), gated, timed and mapped
+        to error codes like a command; only for an online device, so a wrong password does
+        not cost another failed login."""
+        if self.driver is None:
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id}: {self.init_error}")
+        if not self.state.online:
+            reason = f": {self.state.last_error}" if self.state.last_error else ""
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
+        return await self._guarded("diagnostics", DIAGNOSTICS_TIMEOUT, self.driver.diagnostics)
+
+    async def _guarded(self, what: str, timeout: float, run: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one driver call under the concurrency limit and ``timeout``; driver errors
+        become command error codes."""
         try:
             # The timeout counts from the request, queueing behind busy slots included: a
             # hung device's backlog must time out, not pile up.
             async with asyncio.timeout(timeout), self._semaphore:
-                result = await self.driver.command(command.name, args, zone)
+                result = await run()
             self._auth_failures = 0
             return result
         except CommandError:
@@ -269,7 +295,7 @@ class DeviceRunner:
             raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
         except TimeoutError:
             raise CommandError(errors.TIMEOUT, f"device {self.config.id} did not finish "
-                               f"{command.name} within {timeout:g}s") from None
+                               f"{what} within {timeout:g}s") from None
         except errors.NotSupported as exc:
             raise CommandError(errors.NOT_SUPPORTED, one_line(exc)) from None
         except errors.InvalidArgs as exc:
@@ -277,7 +303,7 @@ class DeviceRunner:
         except errors.DriverError as exc:
             raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
         except Exception as exc:
-            self.log.exception("driver failed running %s", command.name)
+            self.log.exception("driver failed running %s", what)
             raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
 
     def _command_refused(self, exc: AuthError) -> None:

@@ -140,6 +140,8 @@ class DriverSchema:
     events: dict[str, EventType] = field(default_factory=dict)
     event_default_kind: str = "pulse"
     """Kind of a type the schema does not list: pulse, so an undeclared type can never stay on."""
+    views: dict[str, type] = field(default_factory=dict, repr=False, compare=False)
+    """The typed attribute view classes, made once (see gemhost/attributes.py)."""
 
     def event_kind(self, event_type: str) -> str:
         declared = self.events.get(event_type)
@@ -197,7 +199,21 @@ def load_schema(path: Path) -> DriverSchema:
         schema.events[str(name)] = _event_type(str(name), spec, f"{where} events.{name}")
     if schema.zone_key and schema.zone_key not in schema.zone:
         raise SchemaError(f"{where}: zone_key {schema.zone_key!r} is not a zone attribute")
+    _add_core_attributes(schema.device, where)
     return schema
+
+
+def _add_core_attributes(device: dict[str, Attribute], where: str) -> None:
+    """The attributes the core owns (status_interval, timeout, events), appended unless the
+    schema declares them; a declaration may tune default, bounds and note, not the type."""
+    from gemhost.attributes import core_attributes
+
+    for name, core in core_attributes().items():
+        declared = device.get(name)
+        if declared is None:
+            device[name] = core
+        elif declared.type != core.type or declared.secret:
+            raise SchemaError(f"{where} device.{name}: a core attribute; it must be a non-secret {core.type}")
 
 
 def _attributes(raw: dict[str, Any], where: str) -> dict[str, Attribute]:

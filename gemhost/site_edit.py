@@ -9,13 +9,13 @@ the old file, so an import can never leave a site that does not start.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from gemhost import atomicfile, ids
 from gemhost.schema import SLUG, DriverSchema
 from gemhost.site import load_site
 from gemhost.siteyaml import round_trip_yaml
@@ -44,7 +44,6 @@ def append_zones(path: Path, device_id: str, zones: list[dict[str, Any]],
     written = []
     for zone in zones:
         zone_id = _unique_id(str(zone["id"]), taken)
-        taken.add(zone_id)
         entry = CommentedMap()
         entry["id"] = zone_id
         if zone.get("name"):
@@ -58,18 +57,15 @@ def append_zones(path: Path, device_id: str, zones: list[dict[str, Any]],
     if not written:
         return []
 
-    tmp = path.with_name(f".{path.name}.new")
-    with tmp.open("w", encoding="utf-8") as handle:
-        yaml.dump(doc, handle)
-    try:
-        load_site(tmp, schemas)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        raise SiteEditError(f"the import would make {path.name} invalid, nothing written: {exc}") from None
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two imports in a second keep both
-    backup = path.with_name(f"{path.name}.{stamp}.bak")
-    shutil.copy2(path, backup)
-    os.replace(tmp, path)
+    with atomicfile.replacing(path) as tmp:
+        with tmp.open("w", encoding="utf-8") as handle:
+            yaml.dump(doc, handle)
+        try:
+            load_site(tmp, schemas)
+        except Exception as exc:
+            raise SiteEditError(f"the import would make {path.name} invalid, nothing written: {exc}") from None
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two imports in a second keep both
+        shutil.copy2(path, path.with_name(f"{path.name}.{stamp}.bak"))
     return written
 
 
@@ -81,19 +77,6 @@ def _find_device(doc: Any, device_id: str) -> CommentedMap:
 
 
 def _unique_id(wanted: str, taken: set[str]) -> str:
-    base = wanted if SLUG.match(wanted) else slugify(wanted)
-    candidate, n = base, 2
-    while candidate in taken:
-        suffix = f"_{n}"
-        candidate = base[: 64 - len(suffix)] + suffix
-        n += 1
-    return candidate
-
-
-def slugify(text: str) -> str:
-    """A zone or device id from a human name: lower-case, ``[a-z0-9_-]``, at most 64 chars."""
-    out = []
-    for ch in text.lower():
-        out.append(ch if ch.isascii() and (ch.isalnum() or ch in "_-") else "_")
-    slug = "_".join(part for part in "".join(out).split("_") if part)[:64]
-    return slug if slug and SLUG.match(slug) else "zone"
+    """The zone id as given when it is a valid one, else slugged; made unique in the device
+    (and added to ``taken``)."""
+    return ids.unique(wanted if SLUG.match(wanted) else ids.slug(wanted) or "zone", taken)

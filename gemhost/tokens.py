@@ -13,14 +13,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from gemhost import atomicfile
 from gemhost.errors import UNAUTHORIZED, CommandError
 from gemhost.statedir import state_root
 
@@ -68,17 +67,7 @@ class TokenStore:
 
     def _save(self, data: dict[str, Any]) -> None:
         """Atomic and owner-only: a half-written file must never lock everyone out."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomicfile.write_text(self.path, json.dumps(data, indent=2, sort_keys=True), mode=0o600)
         self._cache, self._stamp = None, None
 
     # ------------------------------------------------------------ admin

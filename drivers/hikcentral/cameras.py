@@ -7,19 +7,17 @@ and MQTT import the same way.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gemhost_drivers.hikcentral.client import HikCentralClient
 
+from gemhost import ids
 from gemhost.errors import InvalidArgs
 from gemhost.model import ZoneConfig
 
 ONLINE = 1  # HikCentral's camera status: 1 online, 0 or 2 offline
-MAX_ID = 64
 
 Progress = Callable[[int, int], None]
 
@@ -92,19 +90,8 @@ def zone_codes(zones: Iterable[ZoneConfig] | Mapping[str, ZoneConfig]) -> dict[s
 
 
 def slugify(name: str, taken: set[str], fallback: str) -> str:
-    """A zone id from a camera name: [a-z0-9_-], starts alphanumeric, at most 64, unique."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    base = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_-")
-    if not base:
-        base = re.sub(r"[^a-z0-9]+", "_", f"camera_{fallback}".lower()).strip("_")
-    base = base[:MAX_ID].rstrip("_-")
-    candidate, n = base, 2
-    while candidate in taken:
-        suffix = f"_{n}"
-        candidate = base[:MAX_ID - len(suffix)].rstrip("_-") + suffix
-        n += 1
-    taken.add(candidate)
-    return candidate
+    """A unique zone id from a camera name; ``camera_<fallback>`` when the name has no letters."""
+    return ids.slugify(name, taken, fallback=f"camera_{fallback}")
 
 
 def zone_for(camera: Camera, zone_id: str) -> dict[str, Any]:

@@ -34,8 +34,8 @@ from aiohttp import web
 from gemhost_drivers.hikcentral import signing
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES, code_for
 from gemhost_drivers.hikcentral.events import is_loopback
-from gemhost_drivers.hikvision_isapi.jpeg import grey_jpeg
 
+from gemhost.jpeg import grey_jpeg
 from gemhost.selfsigned import SelfSignedTLS
 
 log = logging.getLogger(__name__)

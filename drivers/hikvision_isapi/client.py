@@ -94,8 +94,9 @@ class IsapiClient:
     # ------------------------------------------------------------ requests
 
     async def request(self, method: str, path: str, *, data: str | bytes | None = None,
-                      op: str = "", channel: int | None = None) -> Reply:
-        """One request; HTTP and ResponseStatus errors become gemhost errors (see ``error_for``)."""
+                      op: str = "", channel: int | None = None, check_status: bool = True) -> Reply:
+        """One request; HTTP and ResponseStatus errors become gemhost errors (see ``error_for``),
+        except with ``check_status=False`` (diagnostics record the status as it came)."""
         headers = {"Content-Type": 'application/xml; charset="UTF-8"'} if data is not None else None
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
@@ -110,7 +111,8 @@ class IsapiClient:
             raise self._unreachable(exc, method, path) from None
         if reply.status == 401:
             await self.reset()
-        check(reply, method, path, op=op, channel=channel)
+        if check_status:
+            check(reply, method, path, op=op, channel=channel)
         return reply
 
     async def get(self, path: str, **kw) -> Reply:

@@ -14,7 +14,7 @@ from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
 from gemhost.urls import strip_credentials
 
-from . import channels, triggers, xml
+from . import channels, diagnose, triggers, xml
 from .client import IsapiClient
 from .events import Alert, AlertDecoder, MultipartParser, boundary_of
 
@@ -159,6 +159,9 @@ class IsapiDriver(Driver):
             if self.event_types is not None:
                 fields["event_types"] = self.event_types.get(addr, [])
             self.ctx.set_zone_state(zone.id, **fields)
+
+    async def diagnostics(self) -> dict[str, Any]:
+        return await diagnose.capture(self.client)
 
     async def close(self) -> None:
         for task in self._timers.values():

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
+from urllib.request import parse_http_list, parse_keqv_list
 
 LOCK_AFTER = 5
 NONCE_LIFETIME = 300.0
@@ -24,30 +25,11 @@ def _md5(text: str) -> str:
 
 
 def parse_digest(header: str) -> dict[str, str]:
-    """Key/value pairs of a ``Digest k="v", k2=v2`` header (quoted commas tolerated)."""
-    out: dict[str, str] = {}
+    """Key/value pairs of a ``Digest k="v", k2=v2`` header (RFC 7616 quoting), keys lower-case;
+    a malformed element (no ``=``, empty value) is left out rather than failing the request."""
     rest = header.split(" ", 1)[1] if " " in header else ""
-    i, n = 0, len(rest)
-    while i < n:
-        while i < n and rest[i] in " ,":
-            i += 1
-        eq = rest.find("=", i)
-        if eq < 0:
-            break
-        key = rest[i:eq].strip().lower()
-        i = eq + 1
-        if i < n and rest[i] == '"':
-            end = i + 1
-            while end < n and rest[end] != '"':
-                end += 2 if rest[end] == "\\" else 1
-            out[key] = rest[i + 1:end].replace('\\"', '"')
-            i = end + 1
-        else:
-            end = rest.find(",", i)
-            end = n if end < 0 else end
-            out[key] = rest[i:end].strip()
-            i = end
-    return out
+    elements = [e for e in parse_http_list(rest) if e.partition("=")[2]]
+    return {key.strip().lower(): value for key, value in parse_keqv_list(elements).items()}
 
 
 @dataclass

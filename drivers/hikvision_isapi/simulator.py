@@ -24,12 +24,12 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from gemhost.jpeg import grey_jpeg
 from gemhost.selfsigned import SelfSignedTLS
 
 from . import sim_documents as docs
 from . import xml as isapi_xml
 from .assumptions import REFUSAL_IS_RESPONSE_STATUS
-from .jpeg import grey_jpeg
 from .sim_alerts import REGION_TYPES, AlertWriter
 from .sim_auth import AuthState, User
 from .sim_fixture import unparse
@@ -84,8 +84,9 @@ class IsapiSimulator:
         self.fixture: dict[str, Any] = {}
         self.fixture_name = fixture
         if fixture:
-            base = Path(fixtures_dir) if fixtures_dir else Path(__file__).resolve().parents[3] / "shared" \
-                / "fixtures" / "isapi-captures"
+            if not fixtures_dir:  # captures are not shipped in the package: the caller names them
+                raise ValueError(f"fixture {fixture!r} needs fixtures_dir (the isapi-captures folder)")
+            base = Path(fixtures_dir)
             if (base / "devices").is_dir():
                 base = base / "devices"
             self.fixture = json.loads((base / f"{fixture}.json").read_text(encoding="utf-8"))["data"]["ISAPI"]

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gemhost import atomicfile
 from gemhost.errors import DeviceError
 from gemhost.model import Secret, reveal
 
@@ -82,11 +83,7 @@ def check(state_dir: Path, wanted: Binding) -> bool:
 
 def record(state_dir: Path, binding: Binding) -> None:
     """Write the binding atomically (a crash leaves the old file or the new one, never half)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / FILE_NAME
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(binding), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomicfile.write_text(state_dir / FILE_NAME, json.dumps(asdict(binding), indent=2, ensure_ascii=False) + "\n")
 
 
 def unbind(state_dir: Path) -> bool:

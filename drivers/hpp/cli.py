@@ -12,11 +12,12 @@ from pathlib import Path
 
 from gemhost_drivers.hpp import binding
 
+from gemhost.hookspecs import AddCommand
 from gemhost.statedir import device_state_dir
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    hpp = subparsers.add_parser("hpp", help="Hik-Partner Pro tools")
+def add_parsers(add_command: AddCommand) -> None:
+    hpp = add_command("hpp", help="Hik-Partner Pro tools")
     sub = hpp.add_subparsers(dest="hpp_command", required=True)
     unbind = sub.add_parser("unbind", help="forget the HPP account a device is bound to")
     unbind.add_argument("site", help="the site file")

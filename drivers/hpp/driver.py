@@ -11,7 +11,6 @@ remembered on disk, so a re-delivered batch after a crash publishes only what wa
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 from gemhost_drivers.hpp import binding
@@ -23,6 +22,7 @@ from gemhost_drivers.hpp.cmd_panel import PanelCommands
 from gemhost_drivers.hpp.events import batch_events, covered_ids
 from gemhost_drivers.hpp.seen import SeenIds
 
+from gemhost.backoff import Backoff, half_jitter
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import AuthError, DeviceError, NotSupported, one_line
 from gemhost.model import DeviceInfo, Event
@@ -249,7 +249,7 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
         if not self.attrs.get("receive_events", True):
             self.log.info("receive_events is off: leaving the HPP queue to other alarm-receiving software")
             return
-        failures = 0
+        backoff = Backoff(initial=self.BACKOFF_BASE, maximum=self.BACKOFF_MAX, jitter=half_jitter)
         while True:
             # After a rejected key the loop waits for the host's next successful connect or poll
             # instead of asking for tokens itself: the host owns the back-off that protects the
@@ -257,7 +257,7 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
             await self._authorized.wait()
             try:
                 await self.pull_once()
-                failures = 0
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except AuthError as exc:
@@ -268,10 +268,7 @@ class HppDriver(DeviceCommands, CameraCommands, PanelCommands, Driver):
                     one_line(exc),
                 )
             except Exception as exc:  # noqa: BLE001 - any failure: back off and pull again
-                failures += 1
-                delay = min(self.BACKOFF_MAX, self.BACKOFF_BASE * 2 ** (failures - 1)) * random.uniform(
-                    0.5, 1.0
-                )
+                delay = backoff.next()
                 self.log.warning("HPP event pull failed (%s); retrying in %.1f s", one_line(exc), delay)
                 await asyncio.sleep(delay)
 

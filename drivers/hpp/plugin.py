@@ -20,5 +20,5 @@ def register_simulators(register):
 
 
 @hookimpl
-def register_cli(subparsers):
-    cli.add_parsers(subparsers)
+def register_cli(add_command):
+    cli.add_parsers(add_command)

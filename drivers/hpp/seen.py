@@ -11,6 +11,8 @@ import json
 from collections import deque
 from pathlib import Path
 
+from gemhost import atomicfile
+
 FILE_NAME = "hpp_seen_ids.json"
 
 
@@ -50,7 +52,4 @@ class SeenIds:
 
     def save(self) -> None:
         """Write the file atomically (before the batch is committed)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(list(self._order)), encoding="utf-8")
-        tmp.replace(self.path)
+        atomicfile.write_text(self.path, json.dumps(list(self._order)))

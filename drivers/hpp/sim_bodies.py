@@ -14,6 +14,8 @@ from xml.sax.saxutils import escape
 
 from gemhost_drivers.hpp.events import EVENT_TYPES
 
+from gemhost.jpeg import grey_jpeg
+
 ISAPI_NS = "http://www.hikvision.com/ver20/XMLSchema"
 DESCRIPTIONS = {
     "VMD": "Motion alarm",
@@ -29,23 +31,8 @@ DESCRIPTIONS = {
     "regionExiting": "regionExiting alarm",
     "recordException": "record exception",
 }
-# A 1x1 grey baseline JPEG (quantisation, one-code Huffman tables, one MCU): small but real.
-JPEG = bytes.fromhex(
-    "ffd8ffdb004300"
-    + "01" * 64
-    + "ffc0000b080001000101011100"
-    + "ffc4001400"
-    + "01"
-    + "00" * 15
-    + "00"
-    + "ffc4001410"
-    + "01"
-    + "00" * 15
-    + "00"
-    + "ffda0008010100003f00"
-    + "3f"
-    + "ffd9"
-)
+JPEG = grey_jpeg(1, 1)
+"""A 1x1 grey baseline JPEG: small but real (the core's, shared by every simulator)."""
 
 
 def stamp(when: dt.datetime | None = None) -> str:

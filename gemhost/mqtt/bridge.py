@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from collections import OrderedDict
 from typing import Any
 
@@ -30,6 +29,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gemhost import bus as busmod
+from gemhost.backoff import Backoff, full_jitter
 from gemhost.mqtt import discovery
 from gemhost.mqtt.broker import EmbeddedBroker
 from gemhost.mqtt.commands import CommandRunner
@@ -58,12 +58,6 @@ OPERATION_TIMEOUT = 10.0
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, default=str, separators=(",", ":"), sort_keys=False).encode()
-
-
-def backoff_delay(attempt: int, low: float = BACKOFF_MIN, high: float = BACKOFF_MAX) -> float:
-    """Full-jitter exponential backoff: spreads many hosts reconnecting to one broker."""
-    ceiling = min(high, low * (2 ** min(attempt, 16)))
-    return random.uniform(low, ceiling)
 
 
 class MqttBridge:
@@ -177,11 +171,12 @@ class MqttBridge:
         return [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311]
 
     async def _connection_loop(self) -> None:
-        attempt = 0
+        # full jitter: many hosts on one broker must not reconnect in lock-step
+        backoff = Backoff(initial=BACKOFF_MIN, maximum=BACKOFF_MAX, jitter=full_jitter)
         while not self._stopping:
             try:
                 await self._connect_once()
-                attempt = 0
+                backoff.reset()
             except aiomqtt.MqttError as exc:
                 log.warning("MQTT connection to %s failed: %s", self._where(), exc)
             except (OSError, ValueError) as exc:
@@ -192,9 +187,7 @@ class MqttBridge:
                 self._first_attempt.set()
             if self._stopping:
                 return
-            delay = backoff_delay(attempt)
-            attempt += 1
-            await asyncio.sleep(delay)
+            await asyncio.sleep(backoff.next())
 
     def _where(self) -> str:
         if self.cfg.broker == "embedded":

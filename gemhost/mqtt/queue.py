@@ -49,7 +49,6 @@ class OfflineQueue:
         self.maxsize = maxsize
         self._items: deque[Outgoing] = deque()
         self.dropped = 0
-        self._nonempty = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -62,7 +61,6 @@ class OfflineQueue:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("offline queue full (%d): %d events dropped so far", self.maxsize, self.dropped)
         self._items.append(item)
-        self._nonempty.set()
 
     def peek(self, n: int) -> list[Outgoing]:
         """The first ``n`` items, left in place until :meth:`ack` removes them."""
@@ -79,14 +77,8 @@ class OfflineQueue:
             except ValueError:
                 pass
         item.resolve()
-        if not self._items:
-            self._nonempty.clear()
-
-    async def wait_nonempty(self) -> None:
-        await self._nonempty.wait()
 
     def fail_all(self, exc: BaseException) -> None:
         """On final shutdown: nothing will send these any more."""
         while self._items:
             self._items.popleft().fail(exc)
-        self._nonempty.clear()

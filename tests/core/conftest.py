@@ -43,6 +43,7 @@ def registry(plugin_path: Path) -> Registry:
     driver.CONNECTS.clear()
     driver.POLLS.clear()
     driver.CLOSED.clear()
+    driver.EVENT_STREAMS.clear()
     return load_registry()
 
 

@@ -58,7 +58,7 @@ class FakeCam(Driver):
     schema_path: ClassVar[Path]
 
     async def connect(self) -> DeviceInfo:
-        if not self.attrs.get("reachable", True):
+        if not self.settings.reachable:
             raise DeviceUnreachable("connection refused")
         return DeviceInfo(model="FC-1", firmware="V5.7.0", serial="FC0001", manufacturer="Hikvision")
 

@@ -74,7 +74,7 @@ def test_store_rejects_bad_input(tmp_path):
 def test_cli_create_list_revoke(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GEMHOST_STATE_DIR", str(tmp_path / "state"))
     parser = argparse.ArgumentParser(prog="gemhost")
-    add_token_parser(parser.add_subparsers(dest="command"))
+    add_token_parser(parser.add_subparsers(dest="command").add_parser)  # the add_command(name, help=) shape
 
     def run(*argv: str) -> int:
         args = parser.parse_args(["token", "--site", str(tmp_path / "site.yaml"), *argv])

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from gemhost.backoff import Backoff, full_jitter
 from gemhost.model import Secret
-from gemhost.mqtt.bridge import BACKOFF_MAX, BACKOFF_MIN, backoff_delay
+from gemhost.mqtt.bridge import BACKOFF_MAX, BACKOFF_MIN
 from gemhost.mqtt.commands import parse_request, reply_payload
 from gemhost.mqtt.connection import parse_broker, tls_arguments
 from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
@@ -82,6 +83,8 @@ async def test_queue_bound_order_and_futures():
 
 
 def test_backoff_bounds():
-    delays = [backoff_delay(n) for n in range(40)]
+    """The bridge's reconnect schedule: full jitter between BACKOFF_MIN and the doubled ceiling."""
+    backoff = Backoff(initial=BACKOFF_MIN, maximum=BACKOFF_MAX, jitter=full_jitter)
+    delays = [backoff.next() for _ in range(40)]
     assert all(BACKOFF_MIN <= d <= BACKOFF_MAX for d in delays)
-    assert max(backoff_delay(30) for _ in range(50)) > BACKOFF_MIN * 4  # it does grow
+    assert max(backoff.next() for _ in range(50)) > BACKOFF_MIN * 4  # it does grow

@@ -74,7 +74,7 @@ def test_cli_unbind(tmp_path, monkeypatch, capsys):
     state = tmp_path / ".gemhost-state" / "hpp1"
     binding.record(state, binding.Binding("key", "sha256:0123456789ab", "https://isgp.hik-partner.com"))
     parser = argparse.ArgumentParser()
-    cli.add_parsers(parser.add_subparsers())
+    cli.add_parsers(parser.add_subparsers().add_parser)  # the register_cli add_command shape
     args = parser.parse_args(["hpp", "unbind", str(site), "hpp1"])
     assert args.func(args) == 0
     assert "removed the binding to key sha256:0123456789ab" in capsys.readouterr().out

@@ -86,7 +86,7 @@ def test_plugin_registers_driver_simulator_and_cli():
     plugin.register_drivers(drivers.append)
     plugin.register_simulators(lambda name, cls: sims.append((name, cls)))
     parser = argparse.ArgumentParser()
-    plugin.register_cli(parser.add_subparsers())
+    plugin.register_cli(parser.add_subparsers().add_parser)  # the hook's add_command(name, help=...)
     assert drivers == [HppDriver] and sims == [("hpp", HppSimulator)]
     assert parser.parse_args(["hpp", "unbind", "site.yaml", "hpp1"]).device == "hpp1"
     assert HppDriver.name == "hpp" and HppDriver.schema_path.name == "hpp.yaml"

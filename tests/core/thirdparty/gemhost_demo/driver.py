@@ -16,6 +16,8 @@ BEHAVIOUR: dict[str, str] = defaultdict(lambda: "ok")
 CONNECTS: dict[str, int] = defaultdict(int)
 POLLS: dict[str, int] = defaultdict(int)
 CLOSED: list[str] = []
+EVENT_STREAMS: dict[str, int] = defaultdict(int)
+"""device id -> how often the host started its event stream"""
 
 
 class DemoDriver(Driver):
@@ -39,7 +41,7 @@ class DemoDriver(Driver):
     async def _answer(self) -> DeviceInfo:
         mode = BEHAVIOUR[self.device.id]
         if mode == "down":
-            raise DeviceUnreachable(f"connection refused by {self.attrs['host']}")
+            raise DeviceUnreachable(f"connection refused by {self.settings.host}")
         if mode == "hang":
             await asyncio.sleep(3600)
         if mode == "auth":
@@ -54,6 +56,9 @@ class DemoDriver(Driver):
                     if BEHAVIOUR[self.device.id] != "stubborn":
                         raise  # the test released it: die as a task should
         return DeviceInfo(model="Demo-1", firmware="V1.0", serial=f"SN-{self.device.id}")
+
+    async def run_events(self) -> None:
+        EVENT_STREAMS[self.device.id] += 1  # no stream to read: returning ends it
 
     async def close(self) -> None:
         CLOSED.append(self.device.id)

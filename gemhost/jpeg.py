@@ -1,9 +1,10 @@
-"""A tiny but valid baseline JPEG, built by hand so the simulator needs no imaging library.
+"""A tiny but valid baseline JPEG, built by hand so simulators need no imaging library.
 
-Every 8x8 block is flat mid-grey: its DC difference is category 0 and its AC coefficients
-end at once (EOB). With one-symbol Huffman tables both codes are the single bit ``0``, so
-the entropy-coded data is two zero bits per block. A COM segment names the stream so tests
-can tell snapshots of different channels apart.
+Every simulator that serves snapshots (ISAPI's picture endpoint, Hik-Partner Pro's capture
+URLs, third-party ones) uses this one. Every 8x8 block is flat mid-grey: its DC difference is
+category 0 and its AC coefficients end at once (EOB). With one-symbol Huffman tables both
+codes are the single bit ``0``, so the entropy-coded data is two zero bits per block. A COM
+segment can name the stream so tests can tell snapshots of different channels apart.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ def _segment(marker: int, payload: bytes) -> bytes:
 
 
 def grey_jpeg(width: int = 64, height: int = 48, comment: str = "") -> bytes:
-    """A width x height grey JPEG (dimensions rounded up to multiples of 8)."""
-    width, height = max(8, -(-width // 8) * 8), max(8, -(-height // 8) * 8)
-    blocks = (width // 8) * (height // 8)
+    """A ``width`` x ``height`` grey JPEG; the last row and column of 8x8 blocks are cropped
+    by the decoder where the size is not a multiple of 8 (as in any JPEG)."""
+    if width < 1 or height < 1 or width > 65535 or height > 65535:
+        raise ValueError(f"a JPEG is 1..65535 pixels wide and high, not {width}x{height}")
+    blocks = -(-width // 8) * -(-height // 8)
     dqt = bytes([0x00]) + bytes([1] * 64)
     sof = struct.pack(">BHHB", 8, height, width, 1) + bytes([1, 0x11, 0])
     one_symbol = bytes([1] + [0] * 15) + bytes([0x00])
