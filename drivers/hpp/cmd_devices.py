@@ -119,8 +119,7 @@ class DeviceCommands:
         inventory = await self.load_inventory()
         existing = set(self.zone_addresses())
         if len(wanted) == 1 and wanted[0].lower() in SELECT_ALL:
-            present = {a.split(":")[0] for a in existing}
-            serials = [s for s in sorted(inventory) if s not in present]
+            serials = sorted(inventory)  # every zone of every device; addresses already there are skipped
             unknown: list[str] = []
         else:
             serials = [s.upper() for s in wanted]

@@ -149,8 +149,8 @@ async def test_import_all_takes_every_device_not_yet_in_the_site_file(make_drive
     driver, ctx = make_driver({"nvr-ch1": "Q10000001:1"}, sites=["s-1001"])
     await driver.connect()
     result = await driver.command("import_devices", args(hpp, "import_devices", {"serials": ["all"]}), None)
-    assert result["unknown"] == [] and result["already_present"] == []
-    assert result["zones"][0] == "q20000001"  # the NVR is in the site file; the PTZ is in another site
+    assert result["unknown"] == [] and result["already_present"] == ["Q10000001:1"]
+    assert result["zones"][:2] == ["q10000001-ch2", "q20000001"]  # the PTZ is in another site
     assert all(not z.startswith("q10000002") for z in result["zones"])
     assert ctx.progress and ctx.progress[-1][2] == "devices read from Hik-Partner Pro"
     again = await driver.command("import_devices", args(hpp, "import_devices", {"serials": ["new"]}), None)
