@@ -51,6 +51,14 @@ def to_markdown(schema: DriverSchema) -> str:
         out += ["## Not supported", "", "| Command | Reason |", "|---|---|"]
         out += [f"| `{c.name}` | {_cell(c.reason)} |" for c in unsupported]
         out.append("")
+    if schema.events:
+        out += ["## Events", "",
+                "Kinds: `stateful` ends when the device says so, `repeating` after `event_quiet_time` "
+                "without a repeat, `pulse` is instantaneous (the zone stays active for `pulse_hold`). "
+                f"Types not listed here are `{schema.event_default_kind}`.", "",
+                "| Event type | Kind | Notes |", "|---|---|---|"]
+        out += [f"| `{e.name}` | {e.kind} | {_cell(e.note)} |" for e in schema.events.values()]
+        out.append("")
     for title, rows in schema.tables.items():
         if not rows:
             continue

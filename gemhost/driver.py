@@ -31,11 +31,18 @@ class DeviceContext(Protocol):
     services, or a short-lived CLI would take a VMS's push destination from the running host."""
 
     def emit_event(self, event: Event) -> asyncio.Future[None]:
-        """Publish an event. The future resolves once every durable sink (the MQTT
-        broker at QoS 1) has accepted it; await it only when you must know that."""
+        """Report what the device said (``event.state``: active, inactive, pulse, update);
+        the core's event lifetime decides what is published (docs/mqtt.md, "Event
+        lifetime"). The future resolves once every durable sink (the MQTT broker at QoS 1)
+        has accepted what this report published; await it only when you must know that."""
+
+    def end_open_events(self, reason: str = "offline") -> None:
+        """End every open condition of this device: call it when the event stream broke, so
+        an end the device sent while disconnected cannot leave a zone on."""
 
     def set_zone_state(self, zone: str, **fields: Any) -> None:
-        """Merge driver-specific fields into a zone's published state."""
+        """Merge driver-specific fields into a zone's published state (stream URL, arming,
+        bypassed, ...). Activity is not among them: the core owns the ``active`` map."""
 
     def set_device_info(self, info: DeviceInfo) -> None:
         """Update what the device says about itself outside a connect/poll."""

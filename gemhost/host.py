@@ -22,6 +22,7 @@ import voluptuous as vol
 from gemhost import __version__, errors
 from gemhost.bus import Bus, DeviceStateChanged, SiteApplied
 from gemhost.errors import CommandError, StartupError
+from gemhost.lifetime import ENDED_BY_RELOAD
 from gemhost.model import AUTH_FAILED, ONLINE, DeviceConfig, ZoneConfig, now
 from gemhost.plugins import Registry, load_registry
 from gemhost.runner import DeviceRunner
@@ -212,7 +213,7 @@ class Host:
             removed_zones = [(d, z) for d in changed for z in old_devices[d].zones if z not in new.devices[d].zones]
             removed_zones += [(d, z) for d in removed for z in old_devices[d].zones]
             to_stop = [self.runners.pop(d) for d in (*removed, *restart) if d in self.runners]
-            await asyncio.gather(*(r.stop() for r in to_stop), return_exceptions=True)
+            await asyncio.gather(*(r.stop(ENDED_BY_RELOAD) for r in to_stop), return_exceptions=True)
             # compared with what the process started with: these stay pending until a restart
             self.restart_required = [block for block in ("mqtt", "host", "simulators")
                                      if getattr(new, block) != getattr(self._started_site, block)]

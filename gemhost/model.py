@@ -161,6 +161,10 @@ class DeviceState:
         }
 
 
+# What a driver says the device reported (Event.state on the way in; see gemhost/lifetime.py).
+REPORT_STATES = ("active", "inactive", "pulse", "update")
+
+
 @dataclass
 class Event:
     """One normalized event from a device.
@@ -168,7 +172,12 @@ class Event:
     ``type`` is the normalized name (motion, line_crossing, intrusion, tamper, io,
     video_loss, disk_error, ...); ``vendor_type`` is what the device called it.
     ``zone`` is a zone id of the device, or None for a device-level event.
-    ``id`` is a vendor event id when there is one (used to suppress duplicates).
+    ``id`` is a vendor event id when there is one (drivers use it to suppress duplicates).
+
+    A driver fills in what the device said: ``state`` is one of :data:`REPORT_STATES`,
+    ``key`` tells sub-conditions of one zone and type apart (an ISAPI region, a panel zone),
+    ``refers_to`` names the vendor id an ``update`` belongs to. The core's event lifetime
+    then sets ``event_id``, ``kind``, ``ended_by`` and ``repeats`` on what it publishes.
     """
 
     type: str
@@ -179,6 +188,12 @@ class Event:
     channel: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    key: Any = None
+    refers_to: str | None = None
+    event_id: str | None = None
+    kind: str | None = None
+    ended_by: str | None = None
+    repeats: int | None = None
 
     def as_dict(self, device: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -191,8 +206,10 @@ class Event:
             "channel": self.channel,
             "data": self.data,
         }
-        if self.id is not None:
-            out["id"] = self.id
+        for name in ("id", "event_id", "kind", "ended_by", "repeats", "refers_to"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
         return out
 
 

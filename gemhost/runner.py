@@ -17,6 +17,7 @@ from gemhost import errors
 from gemhost.backoff import Backoff
 from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
 from gemhost.errors import AuthError, CommandError, one_line
+from gemhost.lifetime import ENDED_BY_OFFLINE, ENDED_BY_RELOAD, ENDED_BY_STOP, EventLifetime
 from gemhost.model import (
     AUTH_FAILED,
     OFFLINE,
@@ -57,6 +58,11 @@ class DeviceRunner:
         self.state = DeviceState(driver=config.driver)
         self.zone_states: dict[str, dict[str, Any]] = {
             zone.id: {"name": zone.name, "active": {}} for zone in config.zones.values()}
+        schema = entry.schema
+        self.lifetime = EventLifetime(
+            schema.event_kind, self._publish_event, self._zone_flag,
+            quiet_time=float(config.attributes.get("event_quiet_time", 5000)) / 1000.0,
+            pulse_hold=host_cfg.pulse_hold)
         self._semaphore = asyncio.Semaphore(host_cfg.command_concurrency)
         self._auth_failures = 0
         self._connected = False
@@ -83,18 +89,30 @@ class DeviceRunner:
         return device_state_dir(self.site_path, self.config.id)
 
     def emit_event(self, event: Event) -> asyncio.Future[None]:
-        if event.zone is not None and event.zone in self.zone_states:
-            active = self.zone_states[event.zone]["active"]
-            is_active = event.state == "active"
-            if active.get(event.type) != is_active:
-                active[event.type] = is_active
-                self._publish_zone(event.zone)
+        """A device report; the core's event lifetime decides what is published."""
+        if event.zone is not None and event.zone not in self.zone_states:
+            event.zone = None  # a zone removed by a reload: the event is device-level now
+        return self.lifetime.report(event)
+
+    def end_open_events(self, reason: str = ENDED_BY_OFFLINE) -> None:
+        """End every open condition (the driver's event stream broke and reconnects)."""
+        self.lifetime.end_all(reason)
+
+    def _publish_event(self, event: Event) -> asyncio.Future[None]:
         return self.bus.publish_event(self.config.id, event)
+
+    def _zone_flag(self, zone: str, event_type: str, on: bool) -> None:
+        state = self.zone_states.get(zone)
+        if state is not None and state["active"].get(event_type) != on:
+            state["active"][event_type] = on
+            self._publish_zone(zone)
 
     def set_zone_state(self, zone: str, **fields: Any) -> None:
         state = self.zone_states.get(zone)
         if state is None:
             return
+        if "active" in fields:
+            raise ValueError("a zone's 'active' map belongs to the core's event lifetime; emit events instead")
         changed = {k: v for k, v in fields.items() if state.get(k) != v}
         if changed:
             state.update(changed)
@@ -127,7 +145,8 @@ class DeviceRunner:
         self._set_status(self.state.status, None, force=True)
         self._tasks.append(asyncio.create_task(self._liveness(), name=f"liveness:{self.config.id}"))
 
-    async def stop(self) -> None:
+    async def stop(self, reason: str = ENDED_BY_STOP) -> None:
+        """Stop the device; its open conditions end with ``reason`` (stop, or reload)."""
         deadline = asyncio.get_running_loop().time() + self.host_cfg.shutdown_timeout
         for task in self._tasks:
             # Re-cancel until done: a driver (or wait_for on 3.11) may swallow one cancellation;
@@ -141,6 +160,7 @@ class DeviceRunner:
             if not task.cancelled() and task.exception() is not None:
                 self.log.debug("task %s ended with %r", task.get_name(), task.exception())
         self._tasks.clear()
+        self.lifetime.end_all(reason)
         try:
             async with asyncio.timeout(self.host_cfg.shutdown_timeout):
                 if self.driver is not None:
@@ -152,6 +172,9 @@ class DeviceRunner:
 
     async def apply_zones(self, config: DeviceConfig) -> None:
         """Take a new zone list without reconnecting: imports must not drop the device."""
+        for zone_id in self.zone_states:
+            if zone_id not in config.zones:
+                self.lifetime.end_all(ENDED_BY_RELOAD, zone=zone_id)
         self.config = config
         if self.driver is not None:
             self.driver.device = config
@@ -275,6 +298,8 @@ class DeviceRunner:
     def _set_status(self, status: str, error: str | None, *, force: bool = False) -> None:
         """Record a liveness result; publish only what changed (a steady poll is silent)."""
         changed = status != self.state.status
+        if changed and self.state.status == ONLINE:
+            self.lifetime.end_all(ENDED_BY_OFFLINE)  # nothing stays on across an outage
         if changed:
             self.state.since = now()
             self.log.info("%s is %s%s", self.config.id, status, f": {error}" if error else "")

@@ -107,6 +107,23 @@ class Command:
         return out
 
 
+EVENT_KINDS = ("stateful", "repeating", "pulse")
+"""How an event type's conditions end: the device ends them, quiet time ends them, or they are
+instantaneous (see gemhost/lifetime.py and docs/mqtt.md, "Event lifetime")."""
+
+
+@dataclass
+class EventType:
+    """One event type a driver's devices can send, with the kind that decides its lifetime."""
+
+    name: str
+    kind: str
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "note": self.note}
+
+
 @dataclass
 class DriverSchema:
     """Everything a schema file declares about one driver."""
@@ -120,6 +137,13 @@ class DriverSchema:
     description: str = ""
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     source: Path | None = None
+    events: dict[str, EventType] = field(default_factory=dict)
+    event_default_kind: str = "pulse"
+    """Kind of a type the schema does not list: pulse, so an undeclared type can never stay on."""
+
+    def event_kind(self, event_type: str) -> str:
+        declared = self.events.get(event_type)
+        return declared.kind if declared else self.event_default_kind
 
     def secret_names(self) -> set[str]:
         return {a.name for a in (*self.device.values(), *self.zone.values()) if a.secret}
@@ -133,6 +157,8 @@ class DriverSchema:
             "device_attributes": [a.as_dict() for a in self.device.values()],
             "zone_attributes": [a.as_dict() for a in self.zone.values()],
             "commands": [c.as_dict() for c in self.commands.values()],
+            "events": [e.as_dict() for e in self.events.values()],
+            "event_default_kind": self.event_default_kind,
             "tables": self.tables,
         }
 
@@ -150,7 +176,7 @@ def load_schema(path: Path) -> DriverSchema:
         raise SchemaError(f"{path}: expected a mapping with a 'driver' key")
     where = path.name
     unknown = set(raw) - {"driver", "title", "description", "zone_key", "device", "zone",
-                          "commands", "tables"}
+                          "commands", "tables", "events", "event_default_kind"}
     if unknown:
         raise SchemaError(f"{where}: unknown top-level keys {sorted(unknown)}")
     schema = DriverSchema(
@@ -166,6 +192,9 @@ def load_schema(path: Path) -> DriverSchema:
     )
     for name, spec in (raw.get("commands") or {}).items():
         schema.commands[name] = _command(name, spec or {}, f"{where} commands.{name}")
+    schema.event_default_kind = _event_kind(raw.get("event_default_kind", "pulse"), f"{where} event_default_kind")
+    for name, spec in (raw.get("events") or {}).items():
+        schema.events[str(name)] = _event_type(str(name), spec, f"{where} events.{name}")
     if schema.zone_key and schema.zone_key not in schema.zone:
         raise SchemaError(f"{where}: zone_key {schema.zone_key!r} is not a zone attribute")
     return schema
@@ -215,6 +244,21 @@ def _command(name: str, spec: dict[str, Any], where: str) -> Command:
         reason=str(spec.get("reason", "")),
         timeout=spec.get("timeout"),
     )
+
+
+def _event_kind(kind: Any, where: str) -> str:
+    if kind not in EVENT_KINDS:
+        raise SchemaError(f"{where}: kind {kind!r} is not one of {', '.join(EVENT_KINDS)}")
+    return str(kind)
+
+
+def _event_type(name: str, spec: Any, where: str) -> EventType:
+    if not isinstance(spec, dict):
+        raise SchemaError(f"{where}: expected a mapping with 'kind' (and 'note')")
+    unknown = set(spec) - {"kind", "note"}
+    if unknown:
+        raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
+    return EventType(name=name, kind=_event_kind(spec.get("kind"), where), note=str(spec.get("note", "")))
 
 
 # ---------------------------------------------------------------- validators

@@ -75,6 +75,8 @@ class HostConfig:
     command_timeout: float = 30.0
     command_concurrency: int = 2
     shutdown_timeout: float = 5.0
+    pulse_hold: float = 5.0
+    """Seconds a pulse event (a card swipe, an instantaneous VMS alarm) keeps its zone active."""
 
 
 @dataclass
@@ -132,6 +134,7 @@ _HOST_SCHEMA = vol.Schema({
     vol.Optional("command_timeout"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=3600)),
     vol.Optional("command_concurrency"): vol.All(int, vol.Range(min=1, max=64)),
     vol.Optional("shutdown_timeout"): vol.All(vol.Coerce(float), vol.Range(min=0.5, max=120)),
+    vol.Optional("pulse_hold"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=3600)),
 }, extra=vol.PREVENT_EXTRA)
 
 _ACCESS_SCHEMA = vol.Schema({vol.Optional("require_token"): bool}, extra=vol.PREVENT_EXTRA)

@@ -7,13 +7,20 @@ Used by gemhost's own end-to-end tests (simulator -> host -> real broker -> this
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
+
+from gemhost.lifetime import EventLifetime
+from gemhost.model import DeviceConfig, DeviceInfo, Event
+from gemhost.schema import DriverSchema
 
 
 def skip_without(what: str) -> None:
@@ -108,3 +115,83 @@ class MqttWatcher:
                 return self.on(topic + "/reply")[seen]
             return json.loads((await asyncio.wait_for(nth(), timeout)).payload)
         return json.loads((await self.wait(topic + "/reply", check, timeout)).payload)
+
+
+class FakeDeviceContext:
+    """A :class:`gemhost.driver.DeviceContext` for driver unit tests, without a host.
+
+    ``reports`` holds what the driver said; ``events`` what the host would publish, because
+    reports go through the real :class:`~gemhost.lifetime.EventLifetime` with the driver's
+    schema. ``zone_state`` merges set_zone_state fields with the core-owned ``active`` map.
+    With ``auto_ack=False`` the delivery futures stay pending until :meth:`ack_all`, the way
+    a broker that has not acknowledged yet leaves them.
+    """
+
+    def __init__(self, device: DeviceConfig, schema: DriverSchema, state_dir: Path | None = None, *,
+                 pulse_hold: float = 5.0, auto_ack: bool = True) -> None:
+        self.device = device
+        self.log = logging.LoggerAdapter(logging.getLogger(f"test.{schema.driver}.{device.id}"), {})
+        self.state_dir = state_dir or Path("/nonexistent")
+        self.site_path = None
+        self.events_wanted = True
+        self.auto_ack = auto_ack
+        self.reports: list[Event] = []
+        self.events: list[Event] = []
+        self.futures: list[asyncio.Future[None]] = []
+        self.zone_state: dict[str, dict[str, Any]] = {}
+        self.infos: list[DeviceInfo] = []
+        self.progress: list[tuple[int, int | None, str]] = []
+        self.added_zones: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+        self.lifetime = EventLifetime(
+            schema.event_kind, self._publish, self._zone_flag,
+            quiet_time=float(device.attributes.get("event_quiet_time", 5000)) / 1000.0, pulse_hold=pulse_hold)
+
+    def emit_event(self, event: Event) -> asyncio.Future[None]:
+        self.reports.append(event)
+        return self.lifetime.report(event)
+
+    def end_open_events(self, reason: str = "offline") -> None:
+        self.lifetime.end_all(reason)
+
+    def set_zone_state(self, zone: str, **fields: Any) -> None:
+        self.zone_state.setdefault(zone, {}).update(fields)
+        self.changed.set()
+
+    def set_device_info(self, info: DeviceInfo) -> None:
+        self.infos.append(info)
+        self.changed.set()
+
+    def report_progress(self, done: int, total: int | None, what: str) -> None:
+        self.progress.append((done, total, what))
+
+    async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
+        self.added_zones.extend(zones)
+        return [z["id"] for z in zones]
+
+    def ack_all(self) -> None:
+        for future in self.futures:
+            if not future.done():
+                future.set_result(None)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until predicate() holds (a bound against hangs, not a timing assertion)."""
+        async def loop() -> None:
+            while not predicate():
+                self.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), 0.05)
+        await asyncio.wait_for(loop(), timeout)
+
+    def _publish(self, event: Event) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.events.append(event)
+        self.futures.append(future)
+        if self.auto_ack:
+            future.set_result(None)
+        self.changed.set()
+        return future
+
+    def _zone_flag(self, zone: str, event_type: str, on: bool) -> None:
+        self.zone_state.setdefault(zone, {}).setdefault("active", {})[event_type] = on
+        self.changed.set()

@@ -1,8 +1,8 @@
 """HikCentral's cameras seen as gemhost zones: listing, import selection and sync.
 
 This is plain logic over a :class:`HikCentralClient` and the device's zones, with no driver
-state, so the CLI (``gemhost import SITE DEVICE``) can use :func:`select_cameras` exactly as
-the ``import_cameras`` command does.
+state; ``gemhost import SITE DEVICE`` runs the ``import_cameras`` command itself, so the shell
+and MQTT import the same way.
 """
 
 from __future__ import annotations
@@ -114,21 +114,21 @@ def zone_for(camera: Camera, zone_id: str) -> dict[str, Any]:
                            "encoding_device": camera.encoding_device, "region": camera.region}}
 
 
-async def select_cameras(client: HikCentralClient, existing_zones: Iterable[ZoneConfig] | Mapping[str, ZoneConfig],
-                         selection: str | list[str], progress: Progress | None = None) -> list[dict[str, Any]]:
+def select_cameras(cameras: list[Camera], existing_zones: Iterable[ZoneConfig] | Mapping[str, ZoneConfig],
+                   selection: str | list[str], known: set[str] | None = None) -> list[dict[str, Any]]:
     """Zone dicts for the cameras to import; cameras that already are zones are skipped.
 
-    ``selection`` is "new" (or "all": the same, since imported cameras are never duplicated)
-    or a list of camera index codes; an unknown code raises InvalidArgs naming it.
-    ``progress(fetched, total)`` is called after every page of the camera listing.
+    ``selection`` is "all" (every camera not yet imported), "new" (only cameras HikCentral did
+    not have at the last import or sync, ``known``; with no record yet that is every camera
+    not yet imported), or a list of index codes; an unknown code raises InvalidArgs naming it.
     """
     zones = list(existing_zones.values() if isinstance(existing_zones, Mapping) else existing_zones)
     imported = zone_codes(zones)
-    cameras = await fetch_cameras(client, progress=progress)
     if isinstance(selection, str):
         if selection not in ("new", "all"):
-            raise InvalidArgs(f"cameras must be a list of index codes or 'new', got {selection!r}")
-        chosen = [c for c in cameras if c.code not in imported]
+            raise InvalidArgs(f"cameras must be a list of index codes, 'new' or 'all', got {selection!r}")
+        chosen = [c for c in cameras if c.code not in imported
+                  and (selection == "all" or known is None or c.code not in known)]
     else:
         by_code = {c.code: c for c in cameras}
         unknown = [code for code in selection if str(code) not in by_code]

@@ -8,25 +8,25 @@ HikCentral; imports only write zones into the site file (through ``ctx.add_zones
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import base64
 from typing import Any
 
 from gemhost_drivers.hikcentral import cameras as cams
+from gemhost_drivers.hikcentral import streams
 from gemhost_drivers.hikcentral.client import HikCentralClient, reason_of, safe_close
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
-from gemhost_drivers.hikcentral.events import EventReceiver, parse_push, unreachable_warning
+from gemhost_drivers.hikcentral.events import EventReceiver, SeenReports, parse_push, unreachable_warning
+from gemhost_drivers.hikcentral.known import KnownCameras
 
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
-from gemhost.errors import DriverError, InvalidArgs
-from gemhost.model import DeviceInfo, Event, ZoneConfig, now
+from gemhost.errors import DeviceError, DriverError, InvalidArgs
+from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
-from gemhost.urls import strip_credentials
 
 SOURCE = "hikcentral"
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
-STREAM_REFRESH_CONCURRENCY = 8
 
 
 def ptz_direction(pan: int, tilt: int) -> str | None:
@@ -55,11 +55,16 @@ class HikCentralDriver(Driver):
                                       int(a.get("event_listen_port", 0)))
         self.event_types = sorted(EVENT_CODES)
         self._subscribed = False
+        self._ever_subscribed = False
+        self._seen = SeenReports()
         self._warned_unreachable = False
         self._online: dict[str, bool] = {}
-        self._stream_expiry: dict[str, dt.datetime] = {}
+        self.publish_stream_url = bool(a.get("publish_stream_url", True))
+        self.streams = streams.StreamUrls(self.client, ctx.set_zone_state, self.log,
+                                          float(a.get("stream_url_ttl", 300)), a.get("stream_protocol", "rtsp"))
         self._ptz_last: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.known = KnownCameras(ctx.state_dir, self.log)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -77,6 +82,8 @@ class HikCentralDriver(Driver):
     async def connect(self) -> DeviceInfo:
         info = await self._info()
         await self._refresh_zones()
+        if self.publish_stream_url and not any(t.get_name() == "stream-urls" for t in self._tasks):
+            self._start(self.streams.run(self._listed_zones), "stream-urls")
         if self.events_enabled:
             try:
                 await self._ensure_subscribed()
@@ -108,7 +115,7 @@ class HikCentralDriver(Driver):
         page = await self.client.cameras_page(1, 1)
         return DeviceInfo(manufacturer="Hikvision", model="HikCentral Professional",
                           firmware=str(version.get("softVersion") or "") or None,
-                          extra={"product": version.get("productName"), "cameras": page.total})
+                          extra={"product": version.get("produceName"), "cameras": page.total})
 
     async def run_events(self) -> None:
         """Keep the receiver and the subscription alive and publish what is pushed."""
@@ -143,8 +150,11 @@ class HikCentralDriver(Driver):
             if warning:
                 self.log.warning(warning)
         if not self._subscribed:
+            if self._ever_subscribed:
+                # pushes were lost meanwhile, a stop among them perhaps: nothing may stay on
+                self.ctx.end_open_events("offline")
             await self.client.subscribe(self.event_types, self.callback_url())
-            self._subscribed = True
+            self._subscribed = self._ever_subscribed = True
 
     def handle_push(self, payload: Any) -> list[Event]:
         """Publish the events of one push (exposed for tests and the receiver loop)."""
@@ -155,9 +165,10 @@ class HikCentralDriver(Driver):
             return []
         if ignored:
             self.log.debug("ignored %d pushed events of cameras that are not zones", ignored)
-        for event in events:
+        fresh = [e for e in events if self._seen.first_time(e)]
+        for event in fresh:
             self.ctx.emit_event(event)
-        return events
+        return fresh
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -188,6 +199,7 @@ class HikCentralDriver(Driver):
             if camera is None:
                 self.ctx.set_zone_state(zone.id, source=SOURCE, online=False, missing=True)
                 self._online.pop(zone.id, None)
+                self.streams.drop(zone.id)
                 continue
             online = str(camera.get("status")) == str(cams.ONLINE)
             self.ctx.set_zone_state(zone.id, source=SOURCE, online=online, missing=False,
@@ -197,38 +209,16 @@ class HikCentralDriver(Driver):
             if previous is not None and previous != online:
                 vendor = "deviceOnline" if online else "deviceOffline"
                 self.ctx.emit_event(Event(type="device_online" if online else "device_offline",
-                                          vendor_type=vendor, zone=zone.id,
+                                          vendor_type=vendor, state="pulse", zone=zone.id,
                                           data={"camera": code, "source": "status_poll"}))
-        if self.attrs.get("publish_stream_url", True):
-            await self._refresh_stream_urls()
+        for gone in set(self.streams.next_at) - set(zones):
+            self.streams.drop(gone)  # no longer a zone
+        if self.publish_stream_url:
+            await self.streams.refresh(self._listed_zones())
 
-    async def _refresh_stream_urls(self) -> None:
-        limit = asyncio.Semaphore(STREAM_REFRESH_CONCURRENCY)
-        protocol = self.attrs.get("stream_protocol", "rtsp")
-        moment = now()
-
-        async def one(zone: ZoneConfig) -> None:
-            expires = self._stream_expiry.get(zone.id)
-            if (expires is not None and expires > moment) or self._online.get(zone.id) is None:
-                return
-            async with limit:
-                try:
-                    result = await self._stream_url(zone, zone.attributes.get("stream", "main"), protocol)
-                except DriverError as exc:
-                    self.log.debug("no stream URL for zone %s: %s", zone.id, exc)
-                    return
-            self.ctx.set_zone_state(zone.id, stream_url=result["url"], stream_url_expires=result["expires"])
-
-        await asyncio.gather(*(one(z) for z in self.device.zones.values()))
-
-    async def _stream_url(self, zone: ZoneConfig, stream: str, protocol: str) -> dict[str, Any]:
-        code = str(zone.attributes["camera"])
-        url = strip_credentials(await self.client.preview_url(code, stream, protocol))
-        expires = now() + dt.timedelta(seconds=float(self.attrs.get("stream_url_ttl", 300)))
-        # Refresh a little before HikCentral invalidates it.
-        self._stream_expiry[zone.id] = expires - dt.timedelta(seconds=10)
-        return {"camera": code, "zone": zone.id, "stream": stream, "protocol": protocol, "url": url,
-                "expires": expires.isoformat()}
+    def _listed_zones(self) -> list[ZoneConfig]:
+        """The zones whose camera HikCentral listed at the last poll (online or not)."""
+        return [z for z in self.device.zones.values() if z.id in self._online]
 
     # ------------------------------------------------------------ commands
 
@@ -238,8 +228,9 @@ class HikCentralDriver(Driver):
             version = await self.client.version()
             page = await self.client.cameras_page(1, 1)
         except DriverError as exc:
-            return {"ok": False, "reason": reason_of(exc), "message": str(exc)}
-        return {"ok": True, "product": version.get("productName"), "version": version.get("softVersion"),
+            return failure_report(exc)
+        # "produceName" (sic) is HikCentral's spelling of the product name
+        return {"ok": True, "product": version.get("produceName"), "version": version.get("softVersion"),
                 "cameras": page.total}
 
     async def cmd_list_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -257,12 +248,12 @@ class HikCentralDriver(Driver):
 
     async def cmd_import_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         selection = import_selection(args.get("cameras"))
-        zones = await cams.select_cameras(
-            self.client, self.device.zones, selection,
+        cameras = await cams.fetch_cameras(
+            self.client,
             progress=lambda fetched, total: self.ctx.report_progress(fetched, total, "cameras read from HikCentral"))
-        if not zones:
-            return {"imported": [], "count": 0}
-        ids = await self.ctx.add_zones(zones)
+        zones = cams.select_cameras(cameras, self.device.zones, selection, self.known.load())
+        ids = await self.ctx.add_zones(zones) if zones else []
+        self.known.save(c.code for c in cameras)
         return {"imported": ids, "count": len(ids)}
 
     async def cmd_sync_cameras(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -272,14 +263,26 @@ class HikCentralDriver(Driver):
         for z in self.device.zones.values():
             if z.id in missing:
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=True, online=False)
+                self.streams.drop(z.id)
             else:
                 self.ctx.set_zone_state(z.id, source=SOURCE, missing=False)
+        self.known.save(c.code for c in cameras)
         return {**report, "counts": {k: len(v) for k, v in report.items()}}
+
+    async def cmd_snapshot(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        """A picture taken now, through HikCentral (the host never talks to the camera)."""
+        zone = self._zone(args, zone)
+        code = str(zone.attributes["camera"])
+        content_type, picture = await self.client.capture(code)
+        if not content_type.startswith("image/"):
+            raise DeviceError(f"HikCentral sent {content_type} instead of a picture of camera {code}")
+        return {"camera": code, "zone": zone.id, "content_type": content_type,
+                "base64": base64.b64encode(picture).decode("ascii")}
 
     async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         stream = args.get("stream") or zone.attributes.get("stream", "main")
-        return await self._stream_url(zone, stream, args.get("protocol", "rtsp"))
+        return await streams.fetch(self.client, zone, stream, args.get("protocol", "rtsp"), self.streams.ttl)
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
@@ -315,9 +318,7 @@ class HikCentralDriver(Driver):
         await self.client.ptz(code, 0, command, speed=max(1, min(100, speed)))
         self._ptz_last[code] = command
         if duration:
-            task = asyncio.create_task(self._ptz_stop_later(code, command, duration / 1000))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(self._ptz_stop_later(code, command, duration / 1000), f"ptz-stop-{code}")
         return {"camera": code, "command": command, "speed": speed, "duration": duration}
 
     async def _ptz_stop_later(self, code: str, command: str, delay: float) -> None:
@@ -329,20 +330,40 @@ class HikCentralDriver(Driver):
         except DriverError as exc:
             self.log.warning("stopping PTZ of camera %s failed: %s", code, exc)
 
+    def _start(self, work: Any, name: str) -> None:
+        """A background task of this driver, cancelled by close()."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _zone(self, args: dict[str, Any], zone: ZoneConfig | None) -> ZoneConfig:
         if zone is None:
             raise InvalidArgs(f"camera {args.get('camera')!r} is not a zone of this device; import it first")
         return zone
 
 
+def failure_report(exc: DriverError) -> dict[str, Any]:
+    """What test_connection says about a failure: the reason, the message, HikCentral's code,
+    and for a refused signature both strings to sign (neither holds a secret), so an
+    integrator sees at once whether the AppSecret or the request layout is wrong."""
+    report: dict[str, Any] = {"ok": False, "reason": reason_of(exc), "message": str(exc)}
+    if getattr(exc, "code", None):
+        report["code"] = exc.code  # type: ignore[attr-defined]
+    theirs = getattr(exc, "gateway_string_to_sign", None)
+    if theirs:
+        report["gateway_string_to_sign"] = theirs
+        report["our_string_to_sign"] = exc.our_string_to_sign  # type: ignore[attr-defined]
+    return report
+
+
 def import_selection(value: Any) -> str | list[str]:
-    """``cameras`` as the host passes it: "new"/"all", ["new"], or a list of index codes."""
+    """``cameras`` as the host passes it: "new"/"all", ["new"]/["all"], or a list of index codes."""
     if isinstance(value, str):
         return value.strip().lower() if value.strip().lower() in ("new", "all") else [value]
     if isinstance(value, list):
         if len(value) == 1 and str(value[0]).strip().lower() in ("new", "all"):
             return str(value[0]).strip().lower()
         if not value:
-            raise InvalidArgs("cameras is empty: give index codes or 'new'")
+            raise InvalidArgs("cameras is empty: give index codes, 'new' or 'all'")
         return [str(v) for v in value]
-    raise InvalidArgs("cameras must be a list of index codes or 'new'")
+    raise InvalidArgs("cameras must be a list of index codes, 'new' or 'all'")

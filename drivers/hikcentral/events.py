@@ -11,8 +11,11 @@ Push body (``OnEventNotify``)::
     {"method": "OnEventNotify",
      "params": {"ability": "event_vss", "sendTime": "...",
                 "events": [{"eventId": "...", "eventType": 131331, "srcIndex": "<camera code>",
-                            "srcType": "camera", "srcName": "...", "status": 0,
+                            "srcType": "camera", "srcName": "...", "status": 0, "timeout": 0,
                             "happenTime": "2024-05-01T10:00:00.000+08:00", "data": {...}}]}}
+
+``status`` says what the report is (see :data:`STATUS_REPORTS`); the core decides from it
+when the zone's condition starts and ends.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import ipaddress
 import json
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,8 +40,18 @@ from gemhost.model import Event, now
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
-# HikCentral's status: 0 instantaneous, 1 start, 2 stop (3+ are updates of an earlier event).
-STATUS_STOP = 2
+
+# The push's ``status`` -> what the device said, for the core's event lifetime
+# (docs/mqtt.md "Event lifetime"): 0 instantaneous, 1 start, 2 stop, 3 pulse repeat of an
+# ongoing event, 4 linkage result update, 5 picture uploaded after the event. Every report of
+# one event carries the same eventId, so 3/4/5 are updates of the event with that id.
+STATUS_REPORTS = {0: "pulse", 1: "active", 2: "inactive", 3: "update", 4: "update", 5: "update"}
+
+
+def report_state(status: int) -> str:
+    """The Event.state of a push status; an unknown status is more data about an event
+    (an update), never a start that could leave a zone on."""
+    return STATUS_REPORTS.get(status, "update")
 
 
 def parse_time(text: Any) -> dt.datetime:
@@ -81,17 +95,41 @@ def parse_push(payload: Any, camera_zones: Mapping[str, str]) -> tuple[list[Even
                 "camera_name": raw.get("srcName"), "status": status}
         if isinstance(raw.get("data"), dict):
             data["detail"] = raw["data"]
-        event_id = raw.get("eventId")
+        event_id = str(raw["eventId"]) if raw.get("eventId") else None
+        state = report_state(status)
         events.append(Event(
             type=normalize(vendor),
             vendor_type=vendor,
-            state="inactive" if status == STATUS_STOP else "active",
+            state=state,
             time=parse_time(raw.get("happenTime")),
             zone=zone,
             data=data,
-            id=str(event_id) if event_id else None,
+            id=event_id,
+            # a stop names no sub-condition: it ends the camera's open event of that type
+            refers_to=event_id if state == "update" else None,
         ))
     return events, ignored
+
+
+class SeenReports:
+    """Reports already handled, so a push HikCentral sends again (after a receiver that did
+    not answer in time) is not published twice. Bounded: only recent pushes come back."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+
+    def first_time(self, event: Event) -> bool:
+        """True the first time this event id, report and time arrive (always without an id)."""
+        if event.id is None:
+            return True
+        key = (event.id, str(event.data.get("status")), event.time.isoformat())
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        while len(self._seen) > self.limit:
+            self._seen.popitem(last=False)
+        return True
 
 
 def is_loopback(host: str) -> bool:

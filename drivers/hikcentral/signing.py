@@ -24,6 +24,7 @@ import hmac
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 ACCEPT = "application/json"
 CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -79,9 +80,18 @@ def http_date(when: dt.datetime | None = None) -> str:
     return when.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
-def signed_headers(app_key: str, app_secret: str, method: str, path: str, body: bytes | None,
-                   query: Mapping[str, str] | None = None, *, nonce: str | None = None,
-                   timestamp_ms: int | None = None, date: str | None = None) -> dict[str, str]:
+@dataclass
+class SignedRequest:
+    """The headers of a signed request and the exact string that was signed (no secret in
+    it: shown next to the gateway's echo when a signature is refused)."""
+
+    headers: dict[str, str]
+    string_to_sign: str
+
+
+def sign(app_key: str, app_secret: str, method: str, path: str, body: bytes | None,
+         query: Mapping[str, str] | None = None, *, nonce: str | None = None,
+         timestamp_ms: int | None = None, date: str | None = None) -> SignedRequest:
     """Every header a signed request needs (nonce/timestamp/date injectable for tests)."""
     headers = {"Accept": ACCEPT}
     if body is not None:
@@ -93,8 +103,17 @@ def signed_headers(app_key: str, app_secret: str, method: str, path: str, body: 
     headers["x-ca-timestamp"] = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
     signed = ["x-ca-key", "x-ca-nonce", "x-ca-timestamp"]
     headers["x-ca-signature-headers"] = ",".join(signed)
-    headers["x-ca-signature"] = signature(app_secret, string_to_sign(method, path, headers, signed, query))
-    return headers
+    text = string_to_sign(method, path, headers, signed, query)
+    headers["x-ca-signature"] = signature(app_secret, text)
+    return SignedRequest(headers, text)
+
+
+def signed_headers(app_key: str, app_secret: str, method: str, path: str, body: bytes | None,
+                   query: Mapping[str, str] | None = None, *, nonce: str | None = None,
+                   timestamp_ms: int | None = None, date: str | None = None) -> dict[str, str]:
+    """The headers of :func:`sign` alone."""
+    return sign(app_key, app_secret, method, path, body, query, nonce=nonce, timestamp_ms=timestamp_ms,
+                date=date).headers
 
 
 def verify(app_secret: str, method: str, path: str, headers: Mapping[str, str],

@@ -1,19 +1,25 @@
-"""A HikCentral Professional OpenAPI server on loopback, faithful to what the driver relies on.
+"""A HikCentral Professional OpenAPI server on loopback that answers as the real one does.
 
-It verifies every Artemis signature exactly (a wrong AppSecret gets HTTP 401 like the real
-gateway), serves thousands of cameras across regions in pages, hands out preview URLs that
-expire (on a clock tests can advance instead of sleeping), keeps PTZ state, accepts event
-subscriptions and pushes scripted events to the subscribed callback URLs. Faults can be
-injected (slow, HTTP 500, broken JSON, OpenAPI disabled, permission denied) from Python or from
-the small control API under ``/_sim/``.
+It verifies every Artemis signature exactly and refuses like the real gateway: HTTP 200 with
+the guide's codes in the envelope (``0x02401001`` unknown AppKey, ``0x02401003`` invalid
+signature with the gateway's StringToSign echoed, permission codes). It serves thousands of
+cameras across regions and encoding devices in pages, with the field names of real HCP
+(``produceName``, ``encodeDevIndexCode``/``encodeDevName``), hands out preview URLs that expire
+(on a clock tests can advance instead of sleeping), captures pictures, keeps PTZ state,
+accepts event subscriptions and pushes scripted events (every ``status`` of the push format)
+to the subscribed callback URLs. Faults can be injected (slow, HTTP 500, broken JSON, OpenAPI
+disabled, permission denied) from Python or from the small control API under ``/_sim/``.
+Every body and code is cited in docs/drivers/hikcentral.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime as dt
+import hmac
 import json
 import logging
 import secrets
@@ -28,12 +34,13 @@ from aiohttp import web
 from gemhost_drivers.hikcentral import signing
 from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES, code_for
 from gemhost_drivers.hikcentral.events import is_loopback
+from gemhost_drivers.hikvision_isapi.jpeg import grey_jpeg
 
 from gemhost.selfsigned import SelfSignedTLS
 
 log = logging.getLogger(__name__)
 
-FAULTS = ("slow", "500", "bad_json", "api_disabled", "permission")
+FAULTS = ("slow", "500", "bad_json", "api_disabled", "permission", "permission_17")
 TIMESTAMP_WINDOW_MS = 15 * 60 * 1000
 OFFLINE = 2
 JSON_BODY = web.RequestKey("hcp_json_body", dict)
@@ -91,6 +98,9 @@ class HikCentralSimulator:
         self.tokens: dict[str, tuple[str, float]] = {}
         self.requests: list[str] = []
         self.rejected_signatures = 0
+        self.denied: set[str] = set()
+        self.captures: list[str] = []
+        self.last_event_id: str | None = None
         self._next_code = 1
         self._channels: dict[str, int] = {}
         self._tls: SelfSignedTLS | None = None
@@ -134,6 +144,7 @@ class HikCentralSimulator:
             "/artemis/api/resource/v1/encodeDevice/encodeDeviceList": self._encode_devices,
             "/artemis/api/video/v1/cameras/previewURLs": self._preview_urls,
             "/artemis/api/video/v1/ptzs/controlling": self._ptz,
+            "/artemis/api/video/v1/camera/capture": self._capture,
             "/artemis/api/eventService/v1/eventSubscriptionByEventTypes": self._subscribe,
             "/artemis/api/eventService/v1/eventUnSubscriptionByEventTypes": self._unsubscribe,
             "/artemis/api/eventService/v1/eventSubscriptionView": self._subscription_view,
@@ -144,6 +155,7 @@ class HikCentralSimulator:
         app.router.add_post("/_sim/cameras", self._sim_add)
         app.router.add_delete("/_sim/cameras/{code}", self._sim_remove)
         app.router.add_post("/_sim/cameras/{code}/rename", self._sim_rename)
+        app.router.add_post("/_sim/cameras/{code}/deny", self._sim_deny)
         app.router.add_post("/_sim/fault", self._sim_fault)
         app.router.add_get("/_sim/state", self._sim_state)
         self._runner = web.AppRunner(app, access_log=None)
@@ -220,6 +232,11 @@ class HikCentralSimulator:
     def set_online(self, code: str, online: bool) -> None:
         self.cameras[str(code)].online = online
 
+    def deny_camera(self, code: str, denied: bool = True) -> None:
+        """Take the partner's permission for one camera away (or give it back): calls that
+        address it are refused with code 130."""
+        (self.denied.add if denied else self.denied.discard)(str(code))
+
     def set_fault(self, kind: str | None) -> None:
         """Inject a fault into every /artemis call: one of FAULTS, or None to clear."""
         if kind is not None and kind not in FAULTS:
@@ -240,20 +257,30 @@ class HikCentralSimulator:
                 return self.now() < expires
         return False
 
-    async def push_event(self, camera_code: str, event_type: int | str, status: int = 0) -> int:
-        """POST one event to every subscriber of its type; returns how many accepted it."""
+    async def push_event(self, camera_code: str, event_type: int | str, status: int = 0,
+                         event_id: str | None = None) -> int:
+        """POST one event to every subscriber of its type; returns how many accepted it.
+
+        ``status`` is the push's: 0 instantaneous, 1 start, 2 stop, 3 pulse repeat, 4 linkage
+        result update, 5 picture uploaded afterwards. Every report of one event carries the
+        same ``eventId``: give the start's id (``last_event_id``) to its stop and updates.
+        """
         code = code_for(event_type)
         dest = self.subscriptions.get(code)
         if dest is None:
             return 0
         camera = self.cameras.get(str(camera_code))
         happen = dt.datetime.fromtimestamp(self.now()).astimezone().isoformat(timespec="milliseconds")
+        self.last_event_id = event_id or str(uuid.uuid4())
+        data: dict[str, Any] = {"eventDescription": EVENT_CODES.get(code, ("", ""))[1]}
+        if status == 5:
+            data["picUrl"] = f"{self.url}/pic/{self.last_event_id}.jpg"
         payload = {"method": "OnEventNotify", "params": {
             "ability": "event_vss", "sendTime": happen,
-            "events": [{"eventId": str(uuid.uuid4()), "eventType": code, "happenTime": happen,
+            "events": [{"eventId": self.last_event_id, "eventType": code, "happenTime": happen,
                         "srcIndex": str(camera_code), "srcName": camera.name if camera else "",
-                        "srcType": "camera", "status": status, "timeout": 0,
-                        "data": {"eventDescription": EVENT_CODES.get(code, ("", ""))[1]}}]}}
+                        "srcType": "camera", "status": status, "timeout": 0 if status == 0 else 30,
+                        "data": data}]}}
         if not is_loopback(urlsplit(dest).hostname or ""):
             log.warning("not pushing to %s: the simulator only talks to loopback", dest)
             return 0
@@ -272,14 +299,14 @@ class HikCentralSimulator:
             return web.Response(status=404, text="<html><body>404 Not Found</body></html>",
                                 content_type="text/html")
         body = await request.read()
-        problem = self._check_signature(request, body)
-        if problem:
+        refusal = self._check_signature(request, body)
+        if refusal:
             self.rejected_signatures += 1
-            return web.json_response({"code": "401", "msg": problem}, status=401,
-                                     headers={"X-Ca-Error-Message": problem})
+            return _error(*refusal)
         if self.fault == "permission":
-            return web.json_response({"code": "403", "msg": "Unauthorized"}, status=403,
-                                     headers={"X-Ca-Error-Message": "Unauthorized API"})
+            return _error(*PERMISSION_DENIED)
+        if self.fault == "permission_17":
+            return _error("17", "No permission for OpenAPI access.")
         if self.fault == "500":
             return web.Response(status=500, text="Internal Server Error")
         if self.fault == "slow":
@@ -287,35 +314,52 @@ class HikCentralSimulator:
         if self.fault == "bad_json":
             return web.Response(status=200, text='{"code": "0", "data": {', content_type="application/json")
         try:
-            request[JSON_BODY] = json.loads(body or b"{}")
+            parsed = json.loads(body or b"{}")
         except ValueError:
-            return _error("0x00052102", "the request body is not JSON")
+            parsed = None
+        if not isinstance(parsed, dict):
+            return _error(*BAD_FORMAT)
+        request[JSON_BODY] = parsed
         return await handler(request)
 
-    def _check_signature(self, request: web.Request, body: bytes) -> str | None:
-        headers = request.headers
-        if headers.get("x-ca-key") != self.app_key:
-            return "Invalid AppKey"
-        timestamp = headers.get("x-ca-timestamp", "")
-        if timestamp.isdigit() and abs(int(timestamp) - self.now() * 1000) > TIMESTAMP_WINDOW_MS:
-            return "Invalid Timestamp"
+    def _check_signature(self, request: web.Request, body: bytes) -> tuple[str, str] | None:
+        """The gateway's refusal (code, msg), or None for a good signature. Refusals come in
+        the guide's order: AppKey, signature present, signature right."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        key = headers.get("x-ca-key", "")
+        if not key:
+            return "0x02401000", "No AppKey is configured. Enter the correct AppKey in the request."
+        if key != self.app_key:
+            return "0x02401001", "The partner of AppKey does not exist. Check the AppKey in the request."
+        given = headers.get("x-ca-signature")
+        if not given:
+            return "0x02401002", "No signature is configured. Enter the correct signature in the request."
         query = {k: v for k, v in request.query.items()}
-        if not signing.verify(self.app_secret, request.method, request.path, headers, query, body):
-            return "Invalid Signature"
+        signed = [n for n in headers.get("x-ca-signature-headers", "").split(",") if n]
+        text = signing.string_to_sign(request.method, request.path, headers, signed, query)
+        timestamp = headers.get("x-ca-timestamp", "")
+        stale = timestamp.isdigit() and abs(int(timestamp) - self.now() * 1000) > TIMESTAMP_WINDOW_MS
+        md5_wrong = "content-md5" in headers and headers["content-md5"] != signing.content_md5(body)
+        if stale or md5_wrong or not hmac.compare_digest(signing.signature(self.app_secret, text), given):
+            # What a real gateway sends, secret and all (docs/drivers/hikcentral.md): the
+            # driver must show the StringToSign and nothing after it.
+            return signing_failed(text, request.path, key, self.app_secret)
         return None
 
     # ------------------------------------------------------------ OpenAPI handlers
 
     async def _version(self, request: web.Request) -> web.Response:
-        return _ok({"productName": "HikCentral Professional", "softVersion": "V2.4.1 build20230529"})
+        return _ok({"produceName": "HikCentral Professional", "softVersion": "V2.4.1 build20230529"})
 
     def _paged(self, items: list[dict[str, Any]], body: dict[str, Any]) -> web.Response:
+        if "pageNo" not in body or "pageSize" not in body:
+            return _error(*MISSING_PARAMETER)
         try:
-            page_no, page_size = int(body.get("pageNo", 0)), int(body.get("pageSize", 0))
+            page_no, page_size = int(body["pageNo"]), int(body["pageSize"])
         except (TypeError, ValueError):
-            return _error("0x00052101", "pageNo and pageSize must be integers")
-        if page_no < 1 or not 1 <= page_size <= 500:
-            return _error("0x00052101", "pageNo must be >= 1 and pageSize 1..500")
+            return _error(*BAD_FORMAT)
+        if not 1 <= page_no <= 2147483647 or not 1 <= page_size <= 500:
+            return _error(*OUT_OF_RANGE)
         start = (page_no - 1) * page_size
         return _ok({"total": len(items), "pageNo": page_no, "pageSize": page_size,
                     "list": items[start:start + page_size]})
@@ -331,26 +375,50 @@ class HikCentralSimulator:
                  if name in c.name.lower() and (not region or c.region == region)]
         return self._paged(items, body)
 
-    async def _camera_by_code(self, request: web.Request) -> web.Response:
-        camera = self.cameras.get(str(request[JSON_BODY].get("cameraIndexCode")))
+    def _camera_of(self, body: dict[str, Any]) -> SimCamera | web.Response:
+        """The addressed camera, or the refusal HikCentral sends for it."""
+        if not body.get("cameraIndexCode"):
+            return _error(*MISSING_PARAMETER)
+        code = str(body["cameraIndexCode"])
+        if code in self.denied:
+            return _error(*NO_RESOURCE_PERMISSION)
+        camera = self.cameras.get(code)
         if camera is None:
-            return _error("0x00052001", "The camera does not exist")
-        return _ok(camera.as_api())
+            return _error(*NOT_FOUND)
+        return camera
+
+    async def _camera_by_code(self, request: web.Request) -> web.Response:
+        camera = self._camera_of(request[JSON_BODY])
+        return camera if isinstance(camera, web.Response) else _ok(camera.as_api())
+
+    async def _capture(self, request: web.Request) -> web.Response:
+        camera = self._camera_of(request[JSON_BODY])
+        if isinstance(camera, web.Response):
+            return camera
+        if not camera.online:
+            return _error(*RESOURCE_OFFLINE)
+        self.captures.append(camera.code)
+        picture = grey_jpeg(64, 48, comment=f"hcp camera {camera.code} capture {len(self.captures)}")
+        return _ok("data:image/jpeg;base64," + base64.b64encode(picture).decode("ascii"), msg="success")
 
     async def _regions(self, request: web.Request) -> web.Response:
         items = [{"indexCode": code, "name": name, "parentIndexCode": "0"} for code, name in self.regions.items()]
         return self._paged(items, request[JSON_BODY])
 
     async def _encode_devices(self, request: web.Request) -> web.Response:
-        items = [{"indexCode": code, "name": name, "treatyType": "hiksdk_net"}
+        items = [{"encodeDevIndexCode": code, "encodeDevName": name, "treatyType": "hiksdk_net",
+                  "encodeDevIp": f"127.0.0.{1 + int(code) % 250}", "encodeDevPort": "8000",
+                  "encodeDevCode": f"DS-SIM{code}", "isSupportWakeUp": 0, "wakeUpStatus": 0, "status": 1,
+                  "pictureStorePosType": 0}
                  for code, name in self.devices.items()]
         return self._paged(items, request[JSON_BODY])
 
     async def _preview_urls(self, request: web.Request) -> web.Response:
         body = request[JSON_BODY]
-        code = str(body.get("cameraIndexCode"))
-        if code not in self.cameras:
-            return _error("0x00052001", "The camera does not exist")
+        camera = self._camera_of(body)
+        if isinstance(camera, web.Response):
+            return camera
+        code = camera.code
         protocol = body.get("protocol", "rtsp")
         token = secrets.token_urlsafe(12)
         self.tokens[token] = (code, self.now() + self.url_ttl)
@@ -362,16 +430,16 @@ class HikCentralSimulator:
         elif protocol == "ws":
             url = f"ws://{self.host}:559/openUrl/{token}"
         else:
-            return _error("0x00052101", f"unsupported protocol {protocol}")
+            return _error(*OUT_OF_RANGE)
         return _ok({"url": url})
 
     async def _ptz(self, request: web.Request) -> web.Response:
         body = request[JSON_BODY]
-        camera = self.cameras.get(str(body.get("cameraIndexCode")))
-        if camera is None:
-            return _error("0x00052001", "The camera does not exist")
+        camera = self._camera_of(body)
+        if isinstance(camera, web.Response):
+            return camera
         if not camera.ptz:
-            return _error("0x00052301", "The camera does not support PTZ")
+            return _error(*NOT_SUPPORTED)
         state = self.ptz.setdefault(camera.code, PtzState())
         state.history.append(dict(body))
         command, action = str(body.get("command", "")), int(body.get("action", 0))
@@ -387,8 +455,10 @@ class HikCentralSimulator:
         body = request[JSON_BODY]
         dest = str(body.get("eventDest") or "")
         types = body.get("eventTypes") or []
-        if not dest.startswith(("http://", "https://")) or not types:
-            return _error("0x00052101", "eventTypes and eventDest are required")
+        if not dest or not types:
+            return _error(*MISSING_PARAMETER)
+        if not dest.startswith(("http://", "https://")):
+            return _error(*BAD_FORMAT)
         for code in types:
             self.subscriptions[int(code)] = dest
         return _ok(None)
@@ -408,8 +478,9 @@ class HikCentralSimulator:
 
     async def _sim_push(self, request: web.Request) -> web.Response:
         body = await request.json()
-        delivered = await self.push_event(str(body["camera"]), body["event"], int(body.get("status", 0)))
-        return web.json_response({"delivered": delivered})
+        delivered = await self.push_event(str(body["camera"]), body["event"], int(body.get("status", 0)),
+                                          body.get("event_id"))
+        return web.json_response({"delivered": delivered, "event_id": self.last_event_id})
 
     async def _sim_add(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -426,6 +497,11 @@ class HikCentralSimulator:
         self.rename_camera(request.match_info["code"], str(body["name"]))
         return web.json_response({"ok": True})
 
+    async def _sim_deny(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.deny_camera(request.match_info["code"], bool(body.get("denied", True)))
+        return web.json_response({"denied": sorted(self.denied)})
+
     async def _sim_fault(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
@@ -440,12 +516,34 @@ class HikCentralSimulator:
             "subscriptions": {str(k): v for k, v in self.subscriptions.items()},
             "ptz": {k: {"moving": v.moving, "speed": v.speed, "preset": v.preset} for k, v in self.ptz.items()},
             "rejected_signatures": self.rejected_signatures,
+            "denied": sorted(self.denied), "captures": len(self.captures),
         })
 
 
-def _ok(data: Any) -> web.Response:
-    return web.json_response({"code": "0", "msg": "Success", "data": data})
+def _ok(data: Any, msg: str = "Success") -> web.Response:
+    return web.json_response({"code": "0", "msg": msg, "data": data})
 
 
 def _error(code: str, msg: str) -> web.Response:
+    """A refusal as HikCentral sends it: HTTP 200, the code in the envelope."""
     return web.json_response({"code": code, "msg": msg, "data": None})
+
+
+# (code, msg) of the refusals; codes from the guide's "Status or Error Code" appendix, msg texts
+# as the guide words them (docs/drivers/hikcentral.md lists sources and what is assumed).
+PERMISSION_DENIED = ("0x02401007", "No permission. Please contact the administrator to apply for permissions.")
+MISSING_PARAMETER = ("0x00072001", "The required parameters are not configured. Set the required "
+                                   "parameters in the request.")
+OUT_OF_RANGE = ("0x00072002", "Invalid parameter value range.")
+BAD_FORMAT = ("0x00072003", "Invalid parameter value format.")
+NOT_FOUND = ("128", "The requested resource does not exist.")
+RESOURCE_OFFLINE = ("129", "The resource is offline.")
+NO_RESOURCE_PERMISSION = ("130", "No permission for resource access.")
+NOT_SUPPORTED = ("195", "The device does not support this function.")
+
+
+def signing_failed(string_to_sign: str, path: str, app_key: str, app_secret: str) -> tuple[str, str]:
+    """The invalid-signature refusal of a real gateway: its StringToSign, then (as some
+    versions do) the API name, the AppKey and the partner's AppSecret."""
+    return ("0x02401003", "api AK/SK signature authentication failed,Invalid Signature! and StringToSign: "
+            f"{string_to_sign}, apiName : {path}, appKey : {app_key}, secret : {app_secret}")

@@ -1,6 +1,6 @@
 """Hikvision ISAPI driver: cameras, NVRs and DVRs over HTTP(S), with its simulator.
 
 Modules: channels (ddss ids), xml (defusedxml readers), client (HTTP, auth, error text),
-events (alertStream framing), debounce (start/quiet-end), driver, simulator (+ sim_auth,
+events (alertStream framing), driver, simulator (+ sim_auth,
 jpeg), plugin (gemhost hooks).
 """

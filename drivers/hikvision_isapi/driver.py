@@ -16,7 +16,6 @@ from gemhost.urls import strip_credentials
 
 from . import channels, xml
 from .client import IsapiClient
-from .debounce import Debouncer
 from .events import MultipartParser, boundary_of, decode_part
 
 DEVICE_INFO = "/ISAPI/System/deviceInfo"
@@ -56,7 +55,6 @@ class IsapiDriver(Driver):
         self._auth_ok = asyncio.Event()
         self._auth_ok.set()
         self._timers: dict[str, asyncio.Task] = {}
-        self.debouncer = Debouncer(a.get("event_quiet_time", 5000) / 1000, self._publish, self._zone_flag)
         self.stall_timeout = a.get("stream_stall_timeout", 60000) / 1000
 
     # ------------------------------------------------------------ liveness
@@ -116,7 +114,6 @@ class IsapiDriver(Driver):
         for task in self._timers.values():
             task.cancel()
         self._timers.clear()
-        self.debouncer.close()
         with contextlib.suppress(Exception):
             await self.client.close()
 
@@ -172,6 +169,8 @@ class IsapiDriver(Driver):
                 self.log.warning("event stream error: %s: %s", type(exc).__name__, exc)
             if got_traffic:
                 backoff.reset()
+            # an end sent while we were away is lost: close what is open rather than guess
+            self.ctx.end_open_events("offline")
             self._set_stream_state("reconnecting")
             await asyncio.sleep(backoff.next())
 
@@ -202,7 +201,8 @@ class IsapiDriver(Driver):
         return next((z for z in self.device.zones.values() if int(z.attributes["address"]) == address), None)
 
     def handle_alert(self, alert) -> Event | None:
-        """Route one decoded alert through the debouncer; returns the Event it stands for."""
+        """Report one decoded alert to the core, which owns its lifetime (alertStream types
+        are ``repeating`` in the schema: repeats extend a condition, quiet time ends it)."""
         if alert.heartbeat:
             return None
         address = channels.event_address(alert.channel_id, alert.dyn_channel_id, self.ip_channel_ids)
@@ -211,21 +211,12 @@ class IsapiDriver(Driver):
         if address is not None:
             data["address"] = address
         event = Event(type=alert.normalized, vendor_type=alert.event_type, state=alert.state,
-                      time=alert.time, zone=zone.id if zone else None, channel=address, data=data)
-        key = (alert.key, event.zone)
-        if alert.state == "inactive":
-            self.debouncer.inactive(key, alert.time)
-        else:
-            self.debouncer.active(key, event)
-        return event
-
-    def _publish(self, event: Event) -> None:
+                      time=alert.time, zone=zone.id if zone else None, channel=address, data=data,
+                      key=alert.sub_key)
         fut = self.ctx.emit_event(event)
         if isinstance(fut, asyncio.Future):
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-
-    def _zone_flag(self, zone: str, kind: str, on: bool) -> None:
-        self.ctx.set_zone_state(zone, **{kind: on})
+        return event
 
     # ------------------------------------------------------------ commands
 

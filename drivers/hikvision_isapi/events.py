@@ -174,10 +174,12 @@ class Alert:
         return self.event_type.lower() == "videoloss" and self.state == "inactive"
 
     @property
-    def key(self) -> tuple:
-        """What makes two alerts "the same condition" for debouncing."""
-        sub = self.fields.get("inputIOPortID") or _region(self.fields) or ""
-        return (self.event_type.lower(), self.channel_id, self.dyn_channel_id, str(sub))
+    def sub_key(self) -> str | None:
+        """What tells two conditions of one channel and type apart: the alarm input or the
+        detection region. None when the part names neither (real ``inactive`` parts of line
+        and field detection carry no region): the end then closes all of them."""
+        sub = self.fields.get("inputIOPortID") or _region(self.fields)
+        return str(sub) if sub not in (None, "") else None
 
     def data(self) -> dict[str, Any]:
         """Vendor fields worth publishing (no addresses of other hosts)."""

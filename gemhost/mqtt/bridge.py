@@ -37,6 +37,9 @@ from gemhost.mqtt.connection import parse_broker, tls_arguments
 from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
 from gemhost.mqtt.topics import HOST, Topics
 
+STOP_DRAIN_SECONDS = 2.0
+"""How long a stopping bridge waits for queued events to be acknowledged."""
+
 log = logging.getLogger("gemhost.mqtt")
 
 ONLINE = b"online"
@@ -116,6 +119,11 @@ class MqttBridge:
         await self.commands.cancel_all()
         client = self._client
         if client is not None and self.connected.is_set():
+            # the ends of open conditions (ended_by: stop) were queued by the devices' stop:
+            # give them a bounded moment to reach the broker before saying goodbye
+            deadline = asyncio.get_running_loop().time() + STOP_DRAIN_SECONDS
+            while len(self.queue) and self.connected.is_set() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
             try:
                 for device in self._device_ids():
                     await client.publish(self.topics.availability(device), OFFLINE, qos=1, retain=True,

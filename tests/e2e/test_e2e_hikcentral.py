@@ -47,6 +47,7 @@ mqtt:
 
 host:
   command_timeout: 20   # the status poll refreshes hundreds of stream URLs
+  pulse_hold: 1         # seconds a status-0 (instantaneous) event keeps its zone active
 
 devices:
   # The VMS: cameras are imported as zones
@@ -273,7 +274,7 @@ async def test_test_connection_ok_and_every_failure_reason(e2e, hcp_sim, tmp_pat
 
     # the wrong secret parks its device (no account lock-out); the others stay offline with a reason
     auth_state = await w.wait_json(f"{B}/hcp_auth/state", lambda d: d["status"] == "auth_failed", timeout=20)
-    assert "AppKey" in auth_state["last_error"]
+    assert "AppSecret is wrong" in auth_state["last_error"]
     tls_state = await w.wait_json(f"{B}/hcp_tls/state", lambda d: bool(d["last_error"]))
     assert tls_state["online"] is False and "TLS" in tls_state["last_error"]
     assert (await w.wait(f"{B}/hcp_down/availability")).payload == b"offline"
@@ -399,25 +400,26 @@ async def test_import_by_codes_over_mqtt_and_new_from_the_cli(e2e, hcp_sim, tmp_
     assert unknown["ok"] is False and unknown["error"]["code"] == "invalid_args"
     assert "999999" in unknown["error"]["message"]
 
-    # the shell: gemhost import SITE hcp --new, then the running host reloads
+    # the shell: gemhost import SITE hcp --all; it asks the running host to reload over MQTT
     capsys.readouterr()
-    assert await run_cli(["import", str(site), "hcp", "--new"]) == 0
+    since = len(w.messages)
+    assert await run_cli(["import", str(site), "hcp", "--all"]) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)
     assert report["count"] == CAMERAS - 2 and len(report["imported"]) == CAMERAS - 2
     assert f"{CAMERAS}/{CAMERAS} cameras read from HikCentral" in out.err
     assert f"500/{CAMERAS} cameras read from HikCentral" in out.err  # progress per page of 500
+    assert "the running host reloaded the site: the new zones are live" in out.err
+    texts = [out.out, out.err]
     text = site.read_text()
     assert "app_secret: !secret hcp_app_secret   # from secrets.yaml beside this file" in text
     assert "# HikCentral end-to-end site (comments must survive imports)" in text
     zones = load_site(site, host.schemas).devices["hcp"].zones
     assert len(zones) == CAMERAS
     assert {z.attributes["camera"] for z in zones.values()} == set(hcp_sim.cameras)
-
-    since = len(w.messages)
-    reload = await ok(w, "reload", target="host")
-    assert reload == {"ok": True, "problems": [], "restart_required": []}
+    # no reload by hand: the running host already has every zone
     await back_online(w, since)
+    assert host.site is not None and set(host.site.devices["hcp"].zones) == set(zones)
     new_codes = {z.attributes["camera"]: z.id for z in zones.values() if z.attributes["camera"] not in by_code}
     for code in ("1", "14", "100", str(CAMERAS)):  # online, offline, renamed-style, last
         state = await w.wait_json(f"{B}/hcp/{new_codes[code]}/state", zone_ready(hcp_sim, code), timeout=30)
@@ -425,7 +427,66 @@ async def test_import_by_codes_over_mqtt_and_new_from_the_cli(e2e, hcp_sim, tmp_
         assert_stream_url(hcp_sim, state["stream_url"])
     listed = await ok(w, "list_cameras", {"not_imported": True})
     assert listed["total"] == 0
-    assert_no_secret(w, out.out, out.err)
+
+    # --new: only what HikCentral got since that import (issue 12 item 7)
+    bay = hcp_sim.add_camera("Loading Bay")
+    assert await run_cli(["import", str(site), "hcp", "--new"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"imported": ["loading_bay"], "count": 1}
+    assert "the running host reloaded the site" in out.err
+    state = await w.wait_json(f"{B}/hcp/loading_bay/state", zone_ready(hcp_sim, bay), timeout=30)
+    assert state["name"] == "Loading Bay"
+    assert await run_cli(["import", str(site), "hcp", "--new"]) == 0  # nothing new: no reload asked
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"imported": [], "count": 0} and "reload" not in out.err
+    assert_no_secret(w, *texts, out.out, out.err)
+
+
+async def test_cli_import_reload_needs_the_hosts_token_when_tokens_are_required(e2e, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """With access.require_token, the CLI's reload request is refused without a token covering
+    host/reload (one line says a reload is needed) and done with one (--token or $GEMHOST_TOKEN)."""
+    from gemhost.tokens import TokenStore
+
+    sim = HikCentralSimulator(cameras=6, app_key=APP_KEY, app_secret=SECRET)
+    await sim.start()
+    try:
+        site = write_site(tmp_path, site_text(e2e.broker, sim.url, [("one", "1")],
+                                              extra="\naccess: {require_token: true}\n"))
+        host, w = await e2e(site)
+        store = TokenStore.for_site(site)
+        import_only = store.create("import-only", ["hcp"], None, ["import_cameras"], 600)
+        both = store.create("importer", ["hcp", "host"], None, ["import_cameras", "reload"], 600)
+        capsys.readouterr()
+        assert await run_cli(["import", str(site), "hcp", "2", "--token", import_only]) == 0
+        out = capsys.readouterr()
+        assert json.loads(out.out)["count"] == 1
+        line = next(ln for ln in out.err.splitlines() if "needs a reload" in ln)  # one line says it all
+        assert line.startswith("site file updated; a running host needs a reload")
+        assert "refused the reload (unauthorized" in line
+        assert set(host.site.devices["hcp"].zones) == {"one"}  # not reloaded
+        monkeypatch.setenv("GEMHOST_TOKEN", both)  # the environment serves as well as --token
+        assert await run_cli(["import", str(site), "hcp", "3"]) == 0
+        out = capsys.readouterr()
+        assert "the running host reloaded the site" in out.err
+        await wait_until(lambda: len(host.site.devices["hcp"].zones) == 3, what="the reload by the CLI")
+        for token in (import_only, both):
+            assert token not in out.out + out.err
+        assert_no_secret(w, out.out, out.err)
+    finally:
+        await sim.stop()
+
+
+async def test_cli_import_says_a_reload_is_needed_when_the_broker_is_away():
+    from types import SimpleNamespace
+
+    from gemhost.cli_import import tell_running_host
+    from gemhost.site import MqttConfig
+
+    site = SimpleNamespace(id="away", mqtt=MqttConfig(broker=f"mqtt://127.0.0.1:{closed_port()}"))
+    line = await tell_running_host(site)
+    assert line.startswith("site file updated; a running host needs a reload")
+    assert "broker is not reachable" in line and "\n" not in line
 
 
 # ------------------------------------------------------------------ (4) sync_cameras
@@ -463,8 +524,11 @@ async def test_sync_after_add_remove_rename_then_import_new(e2e, hcp_sim, tmp_pa
     assert f"camera: '{gone_code}'" in site.read_text()  # never deleted from the file
     assert zone_of[gone_code] in load_site(site, host.schemas).devices["hcp"].zones
 
+    # "new" means new since the last import or sync: the sync above already saw Loading Bay,
+    # so import what it reported by code
+    assert await ok(w, "import_cameras", {"cameras": ["new"]}) == {"imported": [], "count": 0}
     since = len(w.messages)
-    new = await ok(w, "import_cameras", {"cameras": ["new"]})
+    new = await ok(w, "import_cameras", {"cameras": [c["code"] for c in report["new"]]})
     assert new["count"] == 1 and new["imported"] == ["loading_bay"]
     await back_online(w, since)
     zones = load_site(site, host.schemas).devices["hcp"].zones
@@ -604,43 +668,93 @@ async def test_stream_urls_and_ptz_with_isapi_argument_names(e2e, hcp_sim, tmp_p
     assert_no_secret(w)
 
 
-async def test_pushed_events_are_normalized_and_unsubscribed_on_stop(e2e, hcp_sim, tmp_path):
+async def test_pushed_events_lifetime_through_the_broker_and_unsubscribed_on_stop(e2e, hcp_sim, tmp_path):
+    """Issue 12 item 6 with the core's event lifetime (issue 9): a camera's motion started with
+    status 1 ends by the device (status 2); status 3/4/5 are published as updates of it; an
+    instantaneous status 0 ends by the host's pulse hold; one active and one inactive each."""
     site = write_site(tmp_path, site_text(e2e.broker, hcp_sim.url, [("gate", "1"), ("dock", "7")]))
     host, w = await e2e(site)
     await wait_until(lambda: len(hcp_sim.subscriptions) == 7, what="the event subscription")
     dest = set(hcp_sim.subscriptions.values())
     assert len(dest) == 1 and next(iter(dest)).startswith("http://127.0.0.1:")
+    topic = f"{B}/hcp/gate/event"
+
+    def events(**match: Any) -> list[dict[str, Any]]:
+        out = [json.loads(m.payload) for m in w.on(topic)]
+        return [e for e in out if all(e.get(k) == v for k, v in match.items())]
 
     # not imported first: when the imported camera's event is out, the other would be too
     assert await hcp_sim.push_event("5", "motion") == 1
+    started: dict[str, str] = {}
     for kind, vendor in (("motion", "VMD"), ("line_crossing", "linedetection"), ("video_loss", "videoloss")):
-        assert await hcp_sim.push_event("1", kind) == 1
-        ev = await w.wait_json(f"{B}/hcp/gate/event", lambda d, k=kind: d["type"] == k)
-        assert ev["vendor_type"] == vendor and ev["state"] == "active"
-        assert ev["device"] == "hcp" and ev["zone"] == "gate" and ev["channel"] is None
+        assert await hcp_sim.push_event("1", kind, status=1) == 1
+        started[kind] = hcp_sim.last_event_id
+        ev = await w.wait_json(topic, lambda d, k=kind: d["type"] == k and d["state"] == "active")
+        assert ev["vendor_type"] == vendor and ev["kind"] == "stateful" and ev["id"] == started[kind]
+        assert ev["device"] == "hcp" and ev["zone"] == "gate" and ev["channel"] is None and ev["event_id"]
         assert ev["data"]["camera"] == "1" and ev["data"]["camera_name"] == hcp_sim.cameras["1"].name
-        assert dt.datetime.fromisoformat(ev["time"]).tzinfo is not None and ev["id"]
-        msg = next(m for m in w.on(f"{B}/hcp/gate/event") if json.loads(m.payload)["id"] == ev["id"])
+        assert ev["data"]["status"] == 1 and dt.datetime.fromisoformat(ev["time"]).tzinfo is not None
+        msg = next(m for m in w.on(topic) if json.loads(m.payload)["event_id"] == ev["event_id"])
         assert msg.qos == 1 and not msg.retain
     await w.wait_json(f"{B}/hcp/gate/state", lambda d: d["active"] == {"motion": True, "line_crossing": True,
                                                                        "video_loss": True})
     assert not [m for m in w.messages if b'"camera":"5"' in payload_of(m)]
     assert not w.on(f"{B}/hcp/event")
+    motion = events(type="motion", state="active")[0]
 
-    assert await hcp_sim.push_event("1", "motion", status=2) == 1
-    stop = await w.wait_json(f"{B}/hcp/gate/event", lambda d: d["state"] == "inactive")
-    assert stop["type"] == "motion"
+    # status 1 again (HikCentral repeats a start): silent; 3 pulse repeat, 4 linkage, 5 picture: updates
+    assert await hcp_sim.push_event("1", "motion", status=1, event_id=started["motion"]) == 1
+    for status in (3, 4, 5):
+        assert await hcp_sim.push_event("1", "motion", status=status, event_id=started["motion"]) == 1
+        update = await w.wait_json(topic, lambda d, s=status: d["state"] == "update" and d["data"]["status"] == s)
+        assert update["event_id"] == motion["event_id"] and update["refers_to"] == started["motion"]
+        assert update["type"] == "motion" and update["kind"] == "stateful"
+    assert update["data"]["detail"]["picUrl"].endswith(f"/pic/{started['motion']}.jpg")  # status 5
+
+    # status 2: the device ends it
+    assert await hcp_sim.push_event("1", "motion", status=2, event_id=started["motion"]) == 1
+    stop = await w.wait_json(topic, lambda d: d["type"] == "motion" and d["state"] == "inactive")
+    assert stop["ended_by"] == "device" and stop["event_id"] == motion["event_id"] and stop["kind"] == "stateful"
     state = await w.wait_json(f"{B}/hcp/gate/state", lambda d: d["active"].get("motion") is False)
     assert state["active"]["line_crossing"] is True and state["source"] == "hikcentral"
+    assert len(events(type="motion", state="active")) == 1 and len(events(type="motion", state="inactive")) == 1
+    assert len(events(type="motion", state="update")) == 3
 
-    assert await hcp_sim.push_event("7", "intrusion") == 1  # an offline camera still pushes
-    dock = await w.wait_json(f"{B}/hcp/dock/event")
-    assert dock["type"] == "intrusion" and dock["vendor_type"] == "fielddetection" and dock["zone"] == "dock"
+    # status 0 (an offline camera still pushes): a pulse, ended by the host's pulse hold
+    dock_topic = f"{B}/hcp/dock/event"
+    assert await hcp_sim.push_event("7", "intrusion", status=0) == 1
+    pulse = await w.wait_json(dock_topic, lambda d: d["state"] == "active")
+    assert pulse["type"] == "intrusion" and pulse["vendor_type"] == "fielddetection" and pulse["kind"] == "pulse"
+    held = await w.wait_json(dock_topic, lambda d: d["state"] == "inactive", timeout=20)
+    assert held["ended_by"] == "pulse" and held["event_id"] == pulse["event_id"]
+    await w.wait_json(f"{B}/hcp/dock/state", lambda d: d["active"] == {"intrusion": False})
 
+    # stopping ends what is still open, then unsubscribes
     await host.stop()
+    ends = {e["type"]: e for e in events(state="inactive")}
+    assert ends["line_crossing"]["ended_by"] == ends["video_loss"]["ended_by"] == "stop"
+    assert all(len(events(type=t, state="inactive")) == 1 for t in started)
     assert hcp_sim.subscriptions == {}
     assert await hcp_sim.push_event("1", "motion") == 0
     await w.wait(f"{B}/hcp/availability", lambda m: m.payload == b"offline")
+    assert_no_secret(w)
+
+
+async def test_snapshot_over_mqtt_lands_on_the_zone_snapshot_topic(e2e, hcp_sim, tmp_path):
+    """Issue 12 item 11: HikCentral zones take a snapshot through HCP's capture API, so the
+    image entity Home Assistant discovers for them gets a picture."""
+    import base64
+
+    site = write_site(tmp_path, site_text(e2e.broker, hcp_sim.url, [("gate", "1"), ("dark", "7")]))
+    _host, w = await e2e(site)
+    shot = await ok(w, "snapshot", {"zone": "gate"})
+    assert shot["content_type"] == "image/jpeg" and shot["camera"] == "1"
+    retained = await w.wait(f"{B}/hcp/gate/snapshot")
+    picture = base64.b64decode(payload_of(retained))
+    assert picture[:2] == b"\xff\xd8" and b"hcp camera 1 capture" in picture
+    offline = await cmd(w, "snapshot", {"camera": "7"})
+    assert offline["ok"] is False and offline["error"]["code"] == "device_error"
+    assert "camera 7 is offline" in offline["error"]["message"]
     assert_no_secret(w)
 
 
@@ -683,8 +797,9 @@ async def test_sample_site_copy_import_new_then_run(e2e, tmp_path, capsys):
     assert await run_cli(["import", str(site), "hcp", "--new"]) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)
-    assert report["count"] == 12 and len(report["imported"]) == 12
+    assert report["count"] == 12 and len(report["imported"]) == 12  # the first --new: everything
     assert "12/12 cameras read from HikCentral" in out.err
+    assert "no host of this site is running on its broker" in out.err  # reachable, nobody home
     assert "sample-app-secret" not in out.out + out.err
 
     text = site.read_text()

@@ -227,10 +227,13 @@ def payloads(w: MqttWatcher, topic: str) -> list[Any]:
 
 
 def events(w: MqttWatcher, device: str = DEV) -> list[tuple[str, dict[str, Any]]]:
-    """(topic, event) of every event published for the device, in arrival order."""
+    """(topic, event) of every event published for the device, in arrival order, without the
+    ends the core's event lifetime adds (pulse hold, stop, offline): these tests count what
+    the cloud delivered."""
     prefix = f"{B}/{device}/"
-    return [(m.topic.value, json.loads(m.payload)) for m in w.messages
-            if m.topic.value.startswith(prefix) and m.topic.value.endswith("/event")]
+    published = [(m.topic.value, json.loads(m.payload)) for m in w.messages
+                 if m.topic.value.startswith(prefix) and m.topic.value.endswith("/event")]
+    return [(t, e) for t, e in published if e.get("ended_by") in (None, "device")]
 
 
 async def cmd(w: MqttWatcher, command: str, args: dict[str, Any] | None = None, device: str = DEV) -> dict[str, Any]:

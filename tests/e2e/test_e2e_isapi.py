@@ -341,7 +341,7 @@ async def test_event_start_repeat_quiet_end_and_heartbeat(mqtt_broker, tmp_path,
     assert (first["type"], first["vendor_type"], first["state"]) == ("motion", "VMD", "active")
     assert (first["device"], first["zone"], first["channel"]) == ("nvr", "yard", 2)
     end = await w.wait_json(f"{B}/nvr/yard/event", lambda d: d["state"] == "inactive", timeout=10)
-    assert end["data"]["ended_by"] == "quiet_time" and end["data"]["repeats"] == 3
+    assert end["ended_by"] == "quiet_time" and end["repeats"] == 3
     off = await w.wait_json(f"{B}/nvr/yard/state", lambda d: d["active"].get("motion") is False)
     assert off["active"] == {"motion": False}
     events = [json.loads(m.payload) for m in w.on(f"{B}/nvr/yard/event")]
@@ -423,3 +423,87 @@ async def test_gemhost_call_get_channels(tmp_path, sims, monkeypatch):
     assert [c["name"] for c in result["channels"]] == ["Camera 01", "Camera 02", "Camera 03"]
     assert ("GET", "/ISAPI/ContentMgmt/InputProxy/channels", "Digest") in nvr.requests
     assert PW not in out.decode() + err.decode()
+
+
+# ---------------------------------------------------------------- event lifetime (issue 9)
+
+
+def zone_events(w: MqttWatcher, device: str, zone: str) -> list[dict]:
+    return [json.loads(m.payload) for m in w.on(f"{B}/{device}/{zone}/event")]
+
+
+def one_start_one_end_each(events: list[dict]) -> dict[str, list[str]]:
+    """event_id -> its states; asserts every condition has exactly one active and one inactive."""
+    by_id: dict[str, list[str]] = {}
+    for e in events:
+        by_id.setdefault(e["event_id"], []).append(e["state"])
+    assert all(states == ["active", "inactive"] for states in by_id.values()), by_id
+    return by_id
+
+
+async def test_every_route_to_inactive_through_a_real_broker(mqtt_broker, tmp_path, sims, run_host):
+    """A start, then the zone goes inactive by device end, quiet time, device offline, reload
+    and stop, each with exactly one active and one inactive event per condition."""
+    cam = await sims(kind="nvr", channels=3, heartbeat=0.3)
+    zones = {"a": {"address": 1}, "b": {"address": 2}, "c": {"address": 3}}
+    site = write_site(tmp_path, mqtt_broker, device_yaml("cam", cam, zones, event_quiet_time=60000))
+    host, w = await run_host(site, mqtt_broker.port)
+    await until(lambda: cam.open_streams == 1)
+
+    # device end: the quiet time (60 s) is far away, the device's inactive ends it at once
+    cam.trigger_event(1, "VMD")
+    await w.wait_json(f"{B}/cam/a/state", lambda d: d["active"].get("motion") is True)
+    states_before = len(w.on(f"{B}/cam/a/state"))
+    cam.trigger_event(1, "VMD")  # a repeat: silent, and no zone-state publication
+    cam.trigger_event(1, "VMD", state="inactive")
+    end = await w.wait_json(f"{B}/cam/a/event", lambda d: d["state"] == "inactive")
+    assert end["ended_by"] == "device" and end["repeats"] == 1 and end["kind"] == "repeating"
+    await w.wait_json(f"{B}/cam/a/state", lambda d: d["active"].get("motion") is False)
+    assert len(w.on(f"{B}/cam/a/state")) == states_before + 1  # only the end changed the zone
+
+    # reload: zone b is removed from the site while its motion is open
+    cam.trigger_event(2, "VMD")
+    await w.wait_json(f"{B}/cam/b/event", lambda d: d["state"] == "active")
+    site.write_text(site.read_text().replace('      - {id: b, attributes: {"address": 2}}\n', ""))
+    assert await host.reload() == []
+    end = await w.wait_json(f"{B}/cam/b/event", lambda d: d["state"] == "inactive")
+    assert end["ended_by"] == "reload"
+
+    # offline: the device stops answering while zone c's motion is open
+    cam.trigger_event(3, "VMD")
+    await w.wait_json(f"{B}/cam/c/event", lambda d: d["state"] == "active")
+    cam.set_fault("no_answer")
+    end = await w.wait_json(f"{B}/cam/c/event", lambda d: d["state"] == "inactive", timeout=20)
+    assert end["ended_by"] == "offline"
+    await w.wait_json(f"{B}/cam/c/state", lambda d: d["active"].get("motion") is False)
+    cam.set_fault("none")
+    await w.wait_json(f"{B}/cam/state", lambda d: d["online"], timeout=20)
+    await until(lambda: cam.open_streams >= 1, timeout=20)
+
+    # stop: gemhost stops while zone a's motion is open
+    seen = len(zone_events(w, "cam", "a"))
+    cam.trigger_event(1, "VMD")
+    await w.wait_json(f"{B}/cam/a/event", lambda d: d["state"] == "active"
+                      and len(zone_events(w, "cam", "a")) > seen)
+    await host.stop()
+    end = await w.wait_json(f"{B}/cam/a/event", lambda d: d.get("ended_by") == "stop")
+    assert end["state"] == "inactive"
+
+    for zone in ("a", "b", "c"):
+        one_start_one_end_each(zone_events(w, "cam", zone))
+    assert len(one_start_one_end_each(zone_events(w, "cam", "a"))) == 2
+
+
+async def test_zone_state_has_no_activity_field_outside_active(mqtt_broker, tmp_path, sims, run_host):
+    cam = await sims(kind="camera", heartbeat=0.3)
+    site = write_site(tmp_path, mqtt_broker, device_yaml("cam", cam, {"front": {"address": 1}},
+                                                         event_quiet_time=500))
+    host, w = await run_host(site, mqtt_broker.port)
+    await until(lambda: cam.open_streams == 1)
+    cam.trigger_event(1, "VMD")
+    cam.trigger_event(1, "linedetection")
+    await w.wait_json(f"{B}/cam/front/state", lambda d: d["active"] == {"motion": False, "line_crossing": False},
+                      timeout=10)
+    for message in w.on(f"{B}/cam/front/state"):
+        state = json.loads(message.payload)
+        assert not {"motion", "line_crossing", "intrusion"} & set(state), state

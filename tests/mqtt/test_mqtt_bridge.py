@@ -164,8 +164,8 @@ async def test_broker_restart_republishes_and_queue_keeps_order(mqtt_broker, hos
         if not bridge.connected.is_set():
             break
         await asyncio.sleep(0.05)
-    runner = host.runners["cam1"]
-    futures = [runner.emit_event(zone_event("door", n=i, state="active" if i % 2 else "inactive"))
+    # straight onto the bus: this is about the bridge's queue, not the event lifetime
+    futures = [host.bus.publish_event("cam1", zone_event("door", n=i, state="active" if i % 2 else "inactive"))
                for i in range(40)]
     assert bridge.stats() == {"queue_depth": 40, "dropped": 0}
     assert not any(f.done() for f in futures)
@@ -196,7 +196,7 @@ async def test_queue_overflow_is_counted(mqtt_broker, host_factory, watcher_fact
         if not bridge.connected.is_set():
             break
         await asyncio.sleep(0.05)
-    futures = [host.runners["cam1"].emit_event(zone_event("door", n=i)) for i in range(8)]
+    futures = [host.bus.publish_event("cam1", zone_event("door", n=i)) for i in range(8)]
     assert bridge.stats() == {"queue_depth": 5, "dropped": 3}
     assert all(f.done() and f.exception() is not None for f in futures[:3])
     await mqtt_broker.start()

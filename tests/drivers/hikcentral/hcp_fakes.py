@@ -1,51 +1,42 @@
-"""A small fake DeviceContext for the HikCentral driver tests (records what the driver reports)."""
+"""The DeviceContext of the HikCentral driver tests (the core's fake, with the real lifetime)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
 from gemhost_drivers.hikcentral.driver import HikCentralDriver
 
-from gemhost.model import DeviceConfig, DeviceInfo, Event, Secret, ZoneConfig
+from gemhost.model import DeviceConfig, Event, Secret, ZoneConfig
+from gemhost.schema import load_schema
+from gemhost.testing import FakeDeviceContext
 
 
-class FakeContext:
-    """Collects events, zone states and added zones; add_zones also updates the device."""
+class FakeContext(FakeDeviceContext):
+    """The core's fake context (reports run through the real event lifetime with the
+    HikCentral schema: ``reports`` is what the driver said, ``events`` what is published),
+    plus add_zones that updates the device the way the host's reload does."""
 
-    def __init__(self, device: DeviceConfig) -> None:
-        self.device = device
-        self.log = logging.LoggerAdapter(logging.getLogger("test.hcp"), {})
-        self.state_dir = Path("/nonexistent")
-        self.site_path = None
-        self.events: list[Event] = []
-        self.zone_state: dict[str, dict[str, Any]] = {}
-        self.added: list[dict[str, Any]] = []
-        self.progress: list[tuple[int, int | None, str]] = []
-        self.infos: list[DeviceInfo] = []
+    def __init__(self, device: DeviceConfig, state_dir: Path | None = None, pulse_hold: float = 5.0) -> None:
+        super().__init__(device, load_schema(HikCentralDriver.schema_path), state_dir, pulse_hold=pulse_hold)
         self.event_arrived = asyncio.Event()
 
+    @property
+    def added(self) -> list[dict[str, Any]]:
+        return self.added_zones
+
     def emit_event(self, event: Event) -> asyncio.Future[None]:
-        self.events.append(event)
+        delivered = super().emit_event(event)
         self.event_arrived.set()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        future.set_result(None)
-        return future
-
-    def set_zone_state(self, zone: str, **fields: Any) -> None:
-        self.zone_state.setdefault(zone, {}).update(fields)
-
-    def set_device_info(self, info: DeviceInfo) -> None:
-        self.infos.append(info)
-
-    def report_progress(self, done: int, total: int | None, what: str) -> None:
-        self.progress.append((done, total, what))
+        return delivered
 
     async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
-        self.added.extend(zones)
-        return [z["id"] for z in zones]
+        """Like the host: the zones are written, then the device sees them (a reload)."""
+        ids = await super().add_zones(zones)
+        for z in zones:
+            self.device.zones[z["id"]] = ZoneConfig(id=z["id"], name=z["name"], attributes=z["attributes"])
+        return ids
 
 
 def zone(zone_id: str, code: str, name: str = "", **extra: Any) -> ZoneConfig:
@@ -63,6 +54,7 @@ def device(url: str, zones: list[ZoneConfig] | None = None, **attrs: Any) -> Dev
                         zones={z.id: z for z in zones or []})
 
 
-def make_driver(sim: Any, zones: list[ZoneConfig] | None = None, **attrs: Any):
-    ctx = FakeContext(device(sim.url, zones, **attrs))
+def make_driver(sim: Any, zones: list[ZoneConfig] | None = None, state_dir: Path | None = None,
+                pulse_hold: float = 5.0, **attrs: Any):
+    ctx = FakeContext(device(sim.url, zones, **attrs), state_dir, pulse_hold)
     return HikCentralDriver(ctx), ctx

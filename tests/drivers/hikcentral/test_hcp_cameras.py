@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from gemhost_drivers.hikcentral.cameras import select_cameras, slugify
+from gemhost_drivers.hikcentral.cameras import fetch_cameras, select_cameras, slugify
 from gemhost_drivers.hikcentral.client import HikCentralClient
 from hcp_fakes import make_driver, zone
 
@@ -41,40 +43,90 @@ def test_slugify_unique_and_bounded():
     assert len(long_id) == 64 and len(slugify("x" * 100, taken, "9")) <= 64
 
 
-async def test_select_cameras_new_and_codes(small_sim):
+async def test_select_cameras_all_new_and_codes(small_sim):
     small_sim.rename_camera("3", "Entrance")
     small_sim.rename_camera("4", "Entrance")
     client = HikCentralClient(small_sim.url, "sim-app-key", "sim-app-secret")
     try:
         existing = [zone("entrance", "1", "Entrance")]
         progress: list[tuple[int, int]] = []
-        new = await select_cameras(client, existing, "new", progress=lambda a, b: progress.append((a, b)))
-        assert len(new) == 29 and progress[-1] == (30, 30)
-        by_code = {z["attributes"]["camera"]: z for z in new}
+        cameras = await fetch_cameras(client, progress=lambda a, b: progress.append((a, b)))
+        assert progress[-1] == (30, 30)
+        every = select_cameras(cameras, existing, "all")
+        assert len(every) == 29
+        by_code = {z["attributes"]["camera"]: z for z in every}
         assert "1" not in by_code
         assert by_code["3"]["id"] == "entrance_2" and by_code["4"]["id"] == "entrance_3"
         assert by_code["3"]["attributes"] == {"camera": "3", "stream": "main", "camera_name": "Entrance",
                                               "encoding_device": "NVR-0001", "region": "Site 01"}
-        picked = await select_cameras(client, existing, ["5", "1", "5"])
+        # "new" without a record is every camera not imported; with one, only what came since
+        assert len(select_cameras(cameras, existing, "new")) == 29
+        known = {c.code for c in cameras} - {"5", "6"}
+        assert [z["attributes"]["camera"] for z in select_cameras(cameras, existing, "new", known)] == ["5", "6"]
+        assert select_cameras(cameras, existing, "new", {"1", "5"}) != every  # imported 1 stays out
+        picked = select_cameras(cameras, existing, ["5", "1", "5"])
         assert [z["attributes"]["camera"] for z in picked] == ["5"]
         with pytest.raises(InvalidArgs, match="999"):
-            await select_cameras(client, existing, ["999"])
+            select_cameras(cameras, existing, ["999"])
+        with pytest.raises(InvalidArgs, match="'newest'"):
+            select_cameras(cameras, existing, "newest")
     finally:
         await client.close()
 
 
-async def test_import_cameras_calls_add_zones(small_sim):
-    driver, ctx = make_driver(small_sim, [zone("z1", "1")], events=False)
+async def test_import_new_means_new_since_the_last_import_or_sync(small_sim, tmp_path):
+    """Issue 12 item 7: --new is "only what is new since the last import", --all every camera
+    not yet imported; the record survives a new driver (a restart, or the CLI's one-shot host)."""
+    driver, ctx = make_driver(small_sim, [zone("z1", "1")], tmp_path, events=False)
     try:
         result = await driver.command("import_cameras", {"cameras": ["2", "3"]}, None)
         assert result["count"] == 2 and result["imported"] == [z["id"] for z in ctx.added]
         assert [z["attributes"]["camera"] for z in ctx.added] == ["2", "3"]
-        everything = await driver.command("import_cameras", {"cameras": ["new"]}, None)
-        assert everything["count"] == 29  # the device config given to the driver still has only z1
         assert ctx.progress and ctx.progress[-1][0] == ctx.progress[-1][1] == 30  # every page reported
         assert ctx.progress[-1][2] == "cameras read from HikCentral"
+        # HikCentral had 30 cameras at that import: none of them is new
+        assert await driver.command("import_cameras", {"cameras": ["new"]}, None) == {"imported": [], "count": 0}
     finally:
         await driver.close()
+    roof = small_sim.add_camera("Roof")
+    again, ctx2 = make_driver(small_sim, list(ctx.device.zones.values()), tmp_path, events=False)
+    try:
+        new = await again.command("import_cameras", {"cameras": ["new"]}, None)
+        assert new["count"] == 1 and [z["attributes"]["camera"] for z in ctx2.added] == [roof]
+        small_sim.add_camera("Gate")  # left out by the sync below: not new afterwards
+        await again.command("sync_cameras", {}, None)  # a sync records HikCentral's list too
+        dock = small_sim.add_camera("Dock")
+        newer = await again.command("import_cameras", {"cameras": ["new"]}, None)
+        assert [z["attributes"]["camera"] for z in ctx2.added[1:]] == [dock]
+        assert newer["count"] == 1
+        everything = await again.command("import_cameras", {"cameras": ["all"]}, None)
+        # all: the 27 cameras left out at the first import and the Gate (left out by the sync)
+        assert everything["count"] == 30 - 3 + 1
+        assert {z.attributes["camera"] for z in again.device.zones.values()} == set(small_sim.cameras)
+    finally:
+        await again.close()
+    record = json.loads((tmp_path / "hikcentral_known_cameras.json").read_text())
+    assert set(record["cameras"]) == set(small_sim.cameras) and record["recorded"]
+
+
+def test_a_broken_record_counts_everything_as_new(tmp_path, caplog):
+    import logging
+
+    from gemhost_drivers.hikcentral.known import KnownCameras
+
+    known = KnownCameras(tmp_path, logging.getLogger("test"))
+    assert known.load() is None
+    known.save(["2", "1", "2"])
+    assert known.load() == {"1", "2"}
+    known.path.write_text("{not json")
+    assert known.load() is None and "unreadable" in caplog.text
+    fresh = KnownCameras(tmp_path / "not" / "yet", logging.getLogger("test"))
+    fresh.save(["7"])  # no folder yet: created on save
+    assert fresh.load() == {"7"}
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    KnownCameras(blocked, logging.getLogger("test")).save(["1"])  # logged, not raised
+    assert "could not record" in caplog.text
 
 
 async def test_sync_after_add_remove_rename(small_sim):
@@ -112,3 +164,20 @@ async def test_poll_sets_badge_status_missing_and_offline_event(small_sim):
         assert [(e.type, e.zone) for e in ctx.events] == [("device_offline", "one")]
     finally:
         await driver.close()
+
+
+async def test_encoding_devices_are_read_by_their_real_field_names(small_sim):
+    """Issue 12 item 2: HikCentral's rows are encodeDevIndexCode/encodeDevName (the guide's
+    resDemo in HAJNEL/AttendVisionReportsApi HIK_API/openapi-api.yaml, "Get encoding device
+    list"), not the regions' indexCode/name."""
+    client = HikCentralClient(small_sim.url, "sim-app-key", "sim-app-secret")
+    try:
+        page = await client.call("/artemis/api/resource/v1/encodeDevice/encodeDeviceList",
+                                 {"pageNo": 1, "pageSize": 500})
+        row = page["list"][0]
+        assert {"encodeDevIndexCode", "encodeDevName", "encodeDevIp", "encodeDevPort", "treatyType",
+                "status"} <= set(row) and "indexCode" not in row and "name" not in row
+        devices = await client.encoding_devices()
+        assert devices == small_sim.devices and all(devices.values())
+    finally:
+        await client.close()

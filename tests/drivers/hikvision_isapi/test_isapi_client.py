@@ -9,11 +9,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from gemhost_drivers.hikvision_isapi.client import IsapiClient
-from gemhost_drivers.hikvision_isapi.debounce import Debouncer
 from isapi_helpers import captures
 
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
-from gemhost.model import Event, Secret
+from gemhost.model import Secret
 
 PASSWORD = "Sup3r-Secret-pw"
 
@@ -132,33 +131,3 @@ async def test_https_failure_suggests_port(device):
         _no_secret(err.value, c)
     finally:
         await c.close()
-
-
-# ---------------------------------------------------------------- debouncer
-
-
-async def test_debouncer_start_repeat_quiet_end():
-    published: list[Event] = []
-    flags: list[tuple[str, str, bool]] = []
-    deb = Debouncer(0.05, published.append, lambda z, k, on: flags.append((z, k, on)))
-    ev = Event(type="motion", vendor_type="VMD", zone="z1", channel=1)
-    assert deb.active(("k",), ev) is True
-    for _ in range(3):
-        assert deb.active(("k",), ev) is False
-    assert [e.state for e in published] == ["active"]
-    while deb.active_keys:
-        await asyncio.sleep(0.02)
-    assert [e.state for e in published] == ["active", "inactive"]
-    assert published[1].data["ended_by"] == "quiet_time" and published[1].data["repeats"] == 3
-    assert flags == [("z1", "motion", True), ("z1", "motion", False)]
-
-
-async def test_debouncer_device_inactive_ends_at_once():
-    published: list[Event] = []
-    deb = Debouncer(60, published.append)
-    ev = Event(type="io", vendor_type="IO", zone=None)
-    deb.active(("io", 1), ev)
-    assert deb.inactive(("io", 1)) is True
-    assert deb.inactive(("io", 1)) is False
-    assert [(e.state, e.data.get("ended_by")) for e in published] == [("active", None), ("inactive", "device")]
-    deb.close()

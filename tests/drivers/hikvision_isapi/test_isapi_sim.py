@@ -261,8 +261,8 @@ async def test_event_start_repeat_quiet_end_on_nvr_zone(nvr, driver_factory):
         await ctx.wait_for(lambda: len(ctx.events) >= 2)
         assert [(e.type, e.vendor_type, e.state, e.zone, e.channel) for e in ctx.events] == [
             ("motion", "VMD", "active", "back", 2), ("motion", "VMD", "inactive", "back", 2)]
-        assert ctx.events[1].data["repeats"] == 3 and ctx.events[1].data["ended_by"] == "quiet_time"
-        assert ctx.zone_state["back"]["motion"] is False
+        assert ctx.events[1].repeats == 3 and ctx.events[1].ended_by == "quiet_time"
+        assert ctx.zone_state["back"]["active"]["motion"] is False
         assert ctx.events[0].time.tzinfo is not None
     finally:
         task.cancel()
@@ -473,7 +473,7 @@ async def test_heartbeat_does_not_end_a_real_video_loss(sim, driver_factory):
         sim.trigger_event(1, "videoloss")
         await ctx.wait_for(lambda: len(ctx.events) >= 2)
         assert [(e.type, e.state) for e in ctx.events] == [("video_loss", "active"), ("video_loss", "inactive")]
-        assert ctx.events[1].data["ended_by"] == "quiet_time"
+        assert ctx.events[1].ended_by == "quiet_time"
     finally:
         task.cancel()
 
