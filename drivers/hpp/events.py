@@ -231,19 +231,11 @@ class Mapper:
             "temperature": _int(info.get("temp")),
             "device_name": _text(info.get("deviceName")) or None,
         }
-        event = Event(
-            type=meaning.type,
-            vendor_type=vendor,
-            state=meaning.state,
-            time=when,
-            zone=zone,
-            data=_clean(data),
-            id=msg_id,
-        )
-        if meaning.type in cid.STATEFUL:
-            # One condition per detector: the restore of zone 3 must not end zone 4's alarm when
-            # both fall back to the same subsystem zone.
-            event.key = str(zone_no) if zone_no is not None else None  # type: ignore[attr-defined]
+        # One condition per detector: the restore of zone 3 must not end zone 4's alarm when both
+        # fall back to the same partition zone.
+        key = str(zone_no) if meaning.type in cid.STATEFUL and zone_no is not None else None
+        event = Event(type=meaning.type, vendor_type=vendor, state=meaning.state, time=when, zone=zone,
+                      data=_clean(data), id=msg_id, key=key)
         if relation and msg_id:
             self.relations.remember(relation, Related(msg_id, meaning.type, zone))
         return event
@@ -266,10 +258,8 @@ class Mapper:
         if related is None:
             return Event(type="linkage", vendor_type=vendor, state="pulse", time=when,
                          zone=self._zone(Address(serial)), data=data, id=msg_id)
-        event = Event(type=related.type, vendor_type=vendor, state="update", time=when, zone=related.zone,
-                      data=data, id=msg_id)
-        event.refers_to = related.event_id  # type: ignore[attr-defined]
-        return event
+        return Event(type=related.type, vendor_type=vendor, state="update", time=when, zone=related.zone,
+                     data=data, id=msg_id, refers_to=related.event_id)
 
     # ------------------------------------------------------------ A.3.10-A.3.21 camera and disk
 
@@ -317,7 +307,7 @@ class Mapper:
             "diskrecover": ("disk_error", "inactive"),
             "diskfull": ("disk_full", "pulse"),
         }[key]
-        event = Event(
+        return Event(
             type=kind,
             vendor_type=vendor,
             state=state,
@@ -325,10 +315,8 @@ class Mapper:
             data=_clean({"serial": serial, "description": _text(body.get("eventDescription")) or None,
                          "disk": disk, "hdds": hdds or None}),
             id=msg_id,
+            key=str(disk) if kind == "disk_error" and disk is not None else None,
         )
-        if kind == "disk_error":
-            event.key = str(disk) if disk is not None else None  # type: ignore[attr-defined]
-        return event
 
     # ------------------------------------------------------------ A.3.2-A.3.5, A.3.7-A.3.9
 

@@ -67,13 +67,13 @@ CAMERA_TYPES = {
     "regionExiting": "region_exit",
     "recordException": "record_exception",
 }
-DEVICE_TYPES = {
-    "diskerror": ("disk_error", "active"),
-    "diskfull": ("disk_full", "pulse"),
-    "diskrecover": ("disk_error", "inactive"),
-    "deviceoffline": ("device_offline", "pulse"),
-    "deviceonline": ("device_online", "pulse"),
-    "devicedeleted": ("device_deleted", "pulse"),
+DEVICE_TYPES = {  # guide type -> (published type, state, kind)
+    "diskerror": ("disk_error", "active", "stateful"),
+    "diskfull": ("disk_full", "active", "pulse"),
+    "diskrecover": ("disk_error", "inactive", "stateful"),
+    "deviceoffline": ("device_offline", "active", "pulse"),
+    "deviceonline": ("device_online", "active", "pulse"),
+    "devicedeleted": ("device_deleted", "active", "pulse"),
 }
 
 
@@ -226,14 +226,28 @@ def payloads(w: MqttWatcher, topic: str) -> list[Any]:
     return [json.loads(m.payload) for m in w.on(topic) if m.payload]
 
 
-def events(w: MqttWatcher, device: str = DEV) -> list[tuple[str, dict[str, Any]]]:
-    """(topic, event) of every event published for the device, in arrival order, without the
-    ends the core's event lifetime adds (pulse hold, stop, offline): these tests count what
-    the cloud delivered."""
+def events(w: MqttWatcher, device: str = DEV, state: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(topic, event) of every event published for the device (of one ``state``), in arrival
+    order, without the ends the core's event lifetime adds (pulse hold, stop, offline): these
+    tests count what the cloud delivered."""
     prefix = f"{B}/{device}/"
     published = [(m.topic.value, json.loads(m.payload)) for m in w.messages
                  if m.topic.value.startswith(prefix) and m.topic.value.endswith("/event")]
-    return [(t, e) for t, e in published if e.get("ended_by") in (None, "device")]
+    return [(t, e) for t, e in published
+            if e.get("ended_by") in (None, "device") and (state is None or e["state"] == state)]
+
+
+def lifetime_ends(w: MqttWatcher, device: str = DEV) -> list[tuple[str, dict[str, Any]]]:
+    """The ``inactive`` events the core itself published (pulse hold, stop, offline, reload)."""
+    prefix = f"{B}/{device}/"
+    return [(m.topic.value, e) for m in w.messages
+            if m.topic.value.startswith(prefix) and m.topic.value.endswith("/event")
+            and (e := json.loads(m.payload))["state"] == "inactive" and e.get("ended_by") not in (None, "device")]
+
+
+def started(w: MqttWatcher, device: str = DEV) -> list[str | None]:
+    """The vendor ids of the conditions published as started (``active``), in arrival order."""
+    return [e.get("id") for _, e in events(w, device, "active")]
 
 
 async def cmd(w: MqttWatcher, command: str, args: dict[str, Any] | None = None, device: str = DEV) -> dict[str, Any]:
@@ -691,16 +705,24 @@ async def test_every_event_type_of_the_guide_arrives(site, sims, watchers):
     deep = "<EventNotificationAlert>" + "<a>" * 5000 + "</a>" * 5000 + "</EventNotificationAlert>"
     ids["unparsed"] = sim.cloud.enqueue_raw({"deviceSerial": NVR, "formatType": "XML", "alarmData": deep})
 
-    by_id = await until(lambda: (lambda got: got if set(ids.values()) <= set(got) else None)(
-        {e.get("id"): (t, e) for t, e in events(w)}), "every event type")
-    published = [e.get("id") for _, e in events(w)]
-    assert all(published.count(i) == 1 for i in ids.values()), "an event was published twice"
+    # what each report started (an active; for the Linkage its update; a recover ends its error)
+    def first_reports() -> dict[str | None, tuple[str, dict[str, Any]]]:
+        got: dict[str | None, tuple[str, dict[str, Any]]] = {}
+        for topic, ev in events(w):
+            if ev["state"] != "inactive" or ev["vendor_type"] == "diskrecover":
+                got.setdefault(ev.get("id"), (topic, ev))
+        return got
+
+    by_id = await until(lambda: (lambda got: got if set(ids.values()) <= set(got) else None)(first_reports()),
+                        "every event type")
+    published = started(w)
+    assert all(published.count(i) <= 1 for i in ids.values()), "an event was published twice"
 
     for kind, channel in channels.items():
         topic, ev = by_id[ids[kind]]
         assert topic == f"{B}/{DEV}/nvr_ch{channel}/event", kind
-        assert (ev["type"], ev["vendor_type"], ev["channel"], ev["state"]) == (CAMERA_TYPES[kind], kind, channel,
-                                                                               "pulse")
+        assert (ev["type"], ev["vendor_type"], ev["channel"], ev["state"], ev["kind"]) == (
+            CAMERA_TYPES[kind], kind, channel, "active", "pulse")
         assert ev["device"] == DEV and ev["zone"] == f"nvr_ch{channel}" and ev["data"]["serial"] == NVR
         assert ev["data"]["description"] == bodies.DESCRIPTIONS[kind]
         # item 7: the body's triggerTime in the device's time zone (A.2 182 = UTC+8), not "now"
@@ -708,10 +730,13 @@ async def test_every_event_type_of_the_guide_arrives(site, sims, watchers):
     assert by_id[ids["IO"]][1]["data"]["input"] == 1
     for kind in ("fielddetection", "linedetection", "regionEntrance", "regionExiting"):
         assert by_id[ids[kind]][1]["data"]["regions"] == [1]
-    for kind, (published_type, state) in DEVICE_TYPES.items():
+    for kind, (published_type, state, event_kind) in DEVICE_TYPES.items():
         topic, ev = by_id[ids[kind]]
         assert topic == f"{B}/{DEV}/event" and ev["zone"] is None and ev["channel"] is None, kind
-        assert (ev["type"], ev["vendor_type"], ev["state"]) == (published_type, kind, state)
+        assert (ev["type"], ev["vendor_type"], ev["state"], ev["kind"]) == (published_type, kind, state, event_kind)
+    # diskrecover ended the diskerror condition: same event_id, ended by the device
+    assert by_id[ids["diskrecover"]][1]["event_id"] == by_id[ids["diskerror"]][1]["event_id"]
+    assert by_id[ids["diskrecover"]][1]["ended_by"] == "device"
     assert by_id[ids["devicedeleted"]][1]["data"]["serial"] == PTZ
 
     # deviceoffline/online drove the zones' online state, in that order
@@ -729,6 +754,7 @@ async def test_every_event_type_of_the_guide_arrives(site, sims, watchers):
     assert (data["zone_number"], data["subsystem"], data["zone_name"], data["serial"]) == (0, 1, "Front door", PANEL)
     topic, linkage = by_id[ids["Linkage"]]
     assert linkage["vendor_type"] == "Linkage" and linkage["state"] == "update"
+    assert linkage["event_id"] == alarm["event_id"] and linkage["refers_to"] == ids["cidEvent"]
     assert topic == f"{B}/{DEV}/front_door/event"
     assert linkage["data"]["relation_id"] == data["relation_id"] and len(linkage["data"]["pictures"]) == 2
     for picture in linkage["data"]["pictures"]:
@@ -761,6 +787,63 @@ async def test_done_when_arm_over_mqtt_then_intrusion_raises_the_cid_alarm(site,
     assert alarm["data"]["subsystem"] == 1
     await w.wait_json(f"{B}/{DEV}/front_door/state", lambda d: d["active"].get("alarm") is True)
     assert [e["id"] for t, e in events(w) if e["data"].get("cid_code") == 130] == [alarm_id]
+
+
+async def test_event_lifetime_through_the_broker(site, sims, watchers):
+    """Issue 9, HPP part: an alarm goes inactive by its restore, a camera event by pulse hold,
+    arming and disarming the panel never produce a `type: alarm` event, and the Linkage is an
+    update of its alarm. Each condition: exactly one active and one inactive with one event_id."""
+    sim = await sims()
+    site.write([hpp_device(DEV, sim.url, ZONES)])
+    w = await watchers()
+    await site.start()
+    await online(w)
+
+    # arming and disarming over MQTT and from the panel itself: state, never alarms
+    await ok(w, "arm_away", {"zone": "sub1"})
+    await ok(w, "disarm", {"zone": "sub1"})
+    sim.cloud.arm(PANEL, 2, "stay")
+    sim.cloud.disarm(PANEL, 2)
+    arming = await until(lambda: (lambda got: got if len(got) == 4 else None)(
+        [e for _, e in events(w, state="active") if e["type"] == "arming"]), "four arming reports")
+    assert [e["data"]["arming"] for e in arming] == ["away", "disarmed", "stay", "disarmed"]
+    assert all(e["kind"] == "pulse" for e in arming)
+    await w.wait_json(f"{B}/{DEV}/sub2/state", lambda d: d.get("arming") == "disarmed")
+    ends = await until(lambda: (lambda got: got if len(got) == 4 else None)(
+        [e for _, e in lifetime_ends(w) if e["type"] == "arming"]), "the arming pulses to end")
+    assert {e["event_id"] for e in ends} == {e["event_id"] for e in arming} and {e["ended_by"] for e in ends} == {
+        "pulse"}
+
+    # an intrusion: the alarm, its Linkage as an update, and its restore ending it
+    await ok(w, "arm_away", {"zone": "sub1"})
+    alarm_id = sim.intrusion(PANEL, 0)
+    alarm = await w.wait_json(f"{B}/{DEV}/front_door/event", lambda e: e.get("id") == alarm_id)
+    assert (alarm["type"], alarm["state"], alarm["kind"]) == ("alarm", "active", "stateful")
+    update = await w.wait_json(f"{B}/{DEV}/front_door/event", lambda e: e["state"] == "update")
+    assert update["event_id"] == alarm["event_id"] and update["refers_to"] == alarm_id
+    assert update["vendor_type"] == "Linkage" and len(update["data"]["pictures"]) == 2
+    await w.wait_json(f"{B}/{DEV}/front_door/state", lambda d: d["active"].get("alarm") is True)
+    restore_id = sim.cloud.restore_zone(PANEL, 0)
+    ended = await w.wait_json(f"{B}/{DEV}/front_door/event", lambda e: e["state"] == "inactive")
+    assert (ended["event_id"], ended["ended_by"], ended["id"]) == (alarm["event_id"], "device", restore_id)
+    await w.wait_json(f"{B}/{DEV}/front_door/state", lambda d: d["active"].get("alarm") is False)
+
+    # a camera event: a pulse, ended by the host's pulse_hold (1 s in these sites)
+    motion_id = sim.event(NVR, "VMD")
+    motion = await w.wait_json(f"{B}/{DEV}/nvr_ch1/event", lambda e: e.get("id") == motion_id)
+    assert (motion["state"], motion["kind"]) == ("active", "pulse")
+    await w.wait_json(f"{B}/{DEV}/nvr_ch1/state", lambda d: d["active"].get("motion") is True)
+    held = await w.wait_json(f"{B}/{DEV}/nvr_ch1/event", lambda e: e["state"] == "inactive")
+    assert (held["event_id"], held["ended_by"]) == (motion["event_id"], "pulse")
+    await w.wait_json(f"{B}/{DEV}/nvr_ch1/state", lambda d: d["active"].get("motion") is False)
+
+    everything = [json.loads(m.payload) for m in w.messages if m.topic.value.endswith("/event")]
+    assert not [e for e in everything if e["type"] == "alarm" and e.get("vendor_type") == "cidEvent"
+                and e["data"].get("cid_code") in (401, 441)], "an arming report was published as an alarm"
+    for event_id in {e["event_id"] for e in everything if e.get("event_id") and e["state"] != "update"}:
+        states = [e["state"] for e in everything if e.get("event_id") == event_id and e["state"] != "update"]
+        assert states in (["active"], ["active", "inactive"]), (event_id, states)
+    assert sim.state()["queue"] == 0
 
 
 async def test_receive_events_off_leaves_the_queue_alone(site, sims, watchers):
@@ -808,7 +891,7 @@ async def test_broker_outage_mid_batch_loses_and_duplicates_nothing(site, sims, 
     host = await site.start()
     await online(w)
     before = [sim.event(NVR, "VMD", channel=1 + n % 2) for n in range(3)]
-    await until(lambda: [e.get("id") for _, e in events(w)] == before, "events before the outage")
+    await until(lambda: started(w) == before, "events before the outage")
     await until(lambda: sim.state()["queue"] == 0, "the first batch to be committed")
 
     failures = ConnectFailures()
@@ -829,9 +912,9 @@ async def test_broker_outage_mid_batch_loses_and_duplicates_nothing(site, sims, 
     finally:
         mqtt_log.removeHandler(failures)
 
-    await until(lambda: len(events(w2)) >= len(during) and sim.state()["queue"] == 0, "events after the outage")
+    await until(lambda: len(started(w2)) >= len(during) and sim.state()["queue"] == 0, "events after the outage")
     await ok(w2, "list_sites")  # one more round trip through the broker before counting
-    assert [e.get("id") for _, e in events(w2)] == during
+    assert started(w2) == during
     assert host.stats()["queue_depth"] == 0 and host.stats()["dropped"] == 0
     await w2.wait(f"{B}/{DEV}/availability", lambda m: m.payload == b"online")
 
@@ -851,7 +934,7 @@ async def test_host_restart_mid_batch_publishes_the_rest_once(site, sims, watche
     injected = [sim.event(NVR, kind, channel=1 + n % 2)
                 for n, kind in enumerate(["VMD", "IO", "linedetection", "shelteralarm", "VMD", "videoloss",
                                           "fielddetection"])]
-    await until(lambda: [e.get("id") for _, e in events(w)] == injected[:4], "the first batch on MQTT")
+    await until(lambda: started(w) == injected[:4], "the first batch on MQTT")
     await until(lambda: sim.cloud.counters["requests"] == requests + 1, "the commit to be in flight")
     await first.stop()
     sim.cloud.revoke_tokens()  # the abandoned commit, when its delay ends, is refused
@@ -860,8 +943,8 @@ async def test_host_restart_mid_batch_publishes_the_rest_once(site, sims, watche
 
     second = await site.start()
     await until(lambda: sim.state()["queue"] == 0, "the re-delivered batch and the rest to be committed")
-    await until(lambda: len(events(w)) >= len(injected), "the rest of the events")
+    await until(lambda: len(started(w)) >= len(injected), "the rest of the events")
     await ok(w, "list_sites")  # one more round trip through the broker before counting
-    assert [e.get("id") for _, e in events(w)] == injected
+    assert started(w) == injected
     assert sim.cloud.counters["commits"] == 2  # the re-delivered batch (all seen) and the rest
     await second.stop()
