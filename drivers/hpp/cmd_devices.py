@@ -128,14 +128,15 @@ class DeviceCommands:
                 raise InvalidArgs(f"none of {', '.join(serials)} is in this HPP account's (allowed) sites")
         zones: list[dict[str, Any]] = []
         skipped: list[str] = []
-        for number, serial in enumerate(s for s in serials if s not in unknown):
-            self.ctx.report_progress(number, len(serials) - len(unknown), "devices read from Hik-Partner Pro")
+        chosen = [s for s in serials if s not in unknown]
+        for done, serial in enumerate(chosen, 1):
             for entry in await self.zones_for(serial, channels=bool(args.get("channels", True))):
                 address = entry["attributes"]["address"]
                 if address in existing:
                     skipped.append(address)
                 else:
                     zones.append(entry)
+            self.ctx.report_progress(done, len(chosen), "devices read from Hik-Partner Pro")
         ids = await self.ctx.add_zones(zones) if zones else []
         return {"zones": ids, "already_present": skipped, "unknown": unknown}
 

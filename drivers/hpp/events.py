@@ -124,7 +124,7 @@ class Mapper:
             fmt, body = parse_body(message.get("formatType"), body_in)
             serial = _text(body.get("deviceSerial") or body.get("devSerial")).upper() or serial
             return self._typed(msg_id, serial, fmt, body)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with a message costs only that message
             vendor = _text(message.get("eventType"))
             return self._unparsed(msg_id, serial, vendor, body_in, str(exc) or type(exc).__name__)
 

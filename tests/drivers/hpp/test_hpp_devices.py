@@ -152,7 +152,7 @@ async def test_import_all_takes_every_device_not_yet_in_the_site_file(make_drive
     assert result["unknown"] == [] and result["already_present"] == ["Q10000001:1"]
     assert result["zones"][:2] == ["q10000001-ch2", "q20000001"]  # the PTZ is in another site
     assert all(not z.startswith("q10000002") for z in result["zones"])
-    assert ctx.progress and ctx.progress[-1][2] == "devices read from Hik-Partner Pro"
+    assert ctx.progress[-1] == (2, 2, "devices read from Hik-Partner Pro")
     again = await driver.command("import_devices", args(hpp, "import_devices", {"serials": ["new"]}), None)
     assert again["zones"] == result["zones"]  # the fake context does not reload; same selection
 

@@ -323,3 +323,10 @@ def test_message_without_device_time_zone_reads_local_time_in_the_host_zone():
 
 def test_address_helper_matches_zone_table():
     assert ZONES[str(Address(PANEL, "zone", 0))] == "front_door"
+
+
+def test_an_out_of_range_time_costs_only_its_message(hpp):
+    body = hpp.json("A.3.8_YsCallingEvent.json")
+    body.update(timestamp="", callingTime=10**20)
+    event = mapper().event(message(body, serial="K20924932"))
+    assert event.type == "unparsed" and event.data["serial"] == "K20924932"
