@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import aiohttp
 import pytest
@@ -130,6 +131,8 @@ async def test_a_uri_outside_a4_gets_the_devices_not_support(sim, hpp):
         await client.close()
     doc = json.loads(reply.body)
     assert (doc["statusCode"], doc["subStatusCode"], doc["errorCode"]) == (4, "notSupport", 0x40000001)
+    template = re.sub(r"/\*.*?\*/", "", hpp.text("A.5.8_JSON_ResponseStatus.txt"), flags=re.S)
+    assert set(doc) <= set(re.findall(r'"(\w+)"\s*:', template))  # A.5.8's keys only
     assert reply.device_code == "0x40000001"
 
 
