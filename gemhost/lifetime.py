@@ -88,8 +88,7 @@ class EventLifetime:
         if event.state == "pulse" or (event.state == "active" and kind == "pulse"):
             return self._pulse(event)
         if event.state == "inactive":
-            self._device_end(event)
-            return _done()
+            return self._device_end(event)
         return self._active(event, kind)
 
     def _active(self, event: Event, kind: str) -> asyncio.Future[None]:
@@ -122,16 +121,22 @@ class EventLifetime:
         self._flag(started.zone, started.type)
         return delivered
 
-    def _device_end(self, event: Event) -> None:
+    def _device_end(self, event: Event) -> asyncio.Future[None]:
         """An end with a key ends that condition; without one (a line-crossing ``inactive``
-        carries no region), every open condition of the zone, channel and type."""
+        carries no region), every open condition of the zone, channel and type. Returns the
+        delivery of those ends: a driver that commits after the broker's ack (HPP) must not
+        commit a restore before it is on the broker."""
         if event.key is not None:
             keys = [_key(event)] if _key(event) in self._open else []
         else:
             prefix = _key(event)[:3]
             keys = [k for k in self._open if k[:3] == prefix]
-        for key in keys:
-            self._end(key, ENDED_BY_DEVICE, event)
+        ends = [self._end(key, ENDED_BY_DEVICE, event) for key in keys]
+        if not ends:
+            return _done()
+        if len(ends) == 1:
+            return ends[0]
+        return asyncio.ensure_future(_all_delivered(ends))
 
     def _update(self, event: Event) -> asyncio.Future[None]:
         target = self._by_vendor_id.get(event.refers_to) if event.refers_to is not None else None
@@ -167,10 +172,10 @@ class EventLifetime:
             condition.timer.cancel()
         condition.timer = asyncio.get_running_loop().call_later(delay, self._end, key, reason, None)
 
-    def _end(self, key: tuple, reason: str, by: Event | None) -> None:
+    def _end(self, key: tuple, reason: str, by: Event | None) -> asyncio.Future[None]:
         condition = self._open.pop(key, None)
         if condition is None:
-            return
+            return _done()
         if condition.timer is not None:
             condition.timer.cancel()
         started = condition.started
@@ -182,6 +187,7 @@ class EventLifetime:
         delivered = self.publish(ended)
         delivered.add_done_callback(_consume)
         self._flag(started.zone, started.type)
+        return delivered
 
     # ------------------------------------------------------------ helpers
 
@@ -213,6 +219,11 @@ def _done() -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     future.set_result(None)
     return future
+
+
+async def _all_delivered(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        await future
 
 
 def _consume(future: asyncio.Future[None]) -> None:

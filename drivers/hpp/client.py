@@ -1,74 +1,53 @@
-"""Every HTTP exchange with the Hik-Partner Pro (HPP) partner OpenAPI, in this one module.
+"""Every HTTP exchange with the Hik-Partner Pro OpenAPI, built on the vendor's guide.
 
-Why one module: the public material on HPP's OpenAPI is thin (see docs/drivers/hpp.md), so
-paths, field names and error codes below are partly inferred. Keeping them together means a
-wire detail learnt later is corrected in one place and nothing else in the driver changes.
+Source: "Hik-Partner Pro OpenAPI V2.14.0 Developer Guide" (section numbers below). The flow is
+the guide's: ``POST /api/hpcgw/v1/token/get`` with ``appKey``/``secretKey`` at the token domain
+(2.2, 3.1); every other call goes to the returned ``areaDomain`` with ``Authorization: Bearer
+<accessToken>``; every answer is ``{"errorCode": "0", "data": ...}`` or an A.1 error code.
 
-The client owns the access token: it asks for one with the key (or AK/SK), refreshes it before
-it expires, and re-asks once when the cloud says a token is no longer valid. It never retries a
-*rejected credential*: that becomes :class:`AuthError` and the host's back-off decides.
+The client owns the token: it refreshes it once 80 % of its life (7 days, 3.1) is gone, and a
+token the cloud refuses (``LAP500002``-``LAP500005``, e.g. ``LAP500004`` expired) is replaced
+once, transparently, and the call retried. Rejected credentials (``LAP300001``-``LAP300003``,
+a locked account) are an :class:`AuthError` and never retried here: the host's back-off
+protects the account from lock-out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
+from gemhost_drivers.hpp import assumptions, codes, regions
+from gemhost_drivers.hpp.parsing import BodyError, load_json
 
-from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
+from gemhost.errors import AuthError, DeviceError, DeviceUnreachable
 from gemhost.model import Secret
 
-TOKEN_PATH = "/api/hpcgw/v1/token/get"
-SITES_PATH = "/api/hpcgw/v1/site/search"
-DEVICES_PATH = "/api/hpcgw/v1/device/list"
-CAMERAS_PATH = "/api/hpcgw/v1/camera/list"
-ADD_DEVICE_PATH = "/api/hpcgw/v2/device/add"
-SUBSCRIBE_PATH = "/api/hpcgw/v1/mq/subscribe"
-MESSAGES_PATH = "/api/hpcgw/v1/mq/messages"
-OFFSET_PATH = "/api/hpcgw/v1/mq/offset"
-VIDEO_ADDRESS_PATH = "/api/hpcgw/v1/video/address"
-TRANSPARENT_PATH = "/api/hpcgw/v1/device/transparent/"
+TOKEN_PATH = "/api/hpcgw/v1/token/get"  # 3.1
+SITE_SEARCH_PATH = "/api/hpcgw/v1/site/search"  # 3.6
+DEVICE_ADD_PATH = "/api/hpcgw/v2/device/add"  # 3.18
+DEVICE_UPDATE_PATH = "/api/hpcgw/v1/device/update"  # 3.20
+DEVICE_LIST_PATH = "/api/hpcgw/v1/device/list"  # 3.21
+CAMERA_LIST_PATH = "/api/hpcgw/v1/device/camera/list"  # 3.22
+TRANSPARENT_PATH = "/api/hpcgw/v1/device/transparent/"  # 3.23
+SUBSCRIBE_PATH = "/api/hpcgw/v1/mq/subscribe"  # 3.33
+MESSAGES_PATH = "/api/hpcgw/v1/mq/messages"  # 3.34
+OFFSET_PATH = "/api/hpcgw/v1/mq/offset"  # 3.35
+PICTURE_URL_PATH = "/api/hpcgw/v1/alarm/pictureurl"  # 3.36
+VIDEO_BY_TIME_PATH = "/api/hpcgw/v1/video/by/time"  # 3.52
 
-OK = "0"
-# Error codes. The LAP0200xx/LAP0060xx/LAP068001 ones appear in public HPP integrations; the
-# others are this project's assumption of the same family (docs/drivers/hpp.md says which).
-KEY_REJECTED = "LAP000401"
-TOKEN_INVALID = "LAP000402"
-OTHER_REGION = "LAP000403"
-DEVICE_OFFLINE = "LAP020011"
-NO_DEVICE = "LAP006009"
-NOT_SUBSCRIBED = "LAP068001"
-NO_PERMISSION = "LAP008128"
-SERIAL_UNKNOWN = "LAP006001"
-WRONG_CODE = "LAP006002"
-ALREADY_ADDED = "LAP006003"
-ADDED_ELSEWHERE = "LAP006004"
-SITE_UNKNOWN = "LAP005001"
-
-MESSAGES: dict[str, str] = {
-    KEY_REJECTED: "Hik-Partner Pro rejected the key",
-    TOKEN_INVALID: "the access token is no longer valid",
-    DEVICE_OFFLINE: "the device is offline in Hik-Partner Pro",
-    NO_DEVICE: "the device does not exist in this account or there is no permission for it",
-    NOT_SUBSCRIBED: "event subscription is not active",
-    NO_PERMISSION: "permission denied by Hik-Partner Pro",
-    SERIAL_UNKNOWN: "no device with this serial number is registered on the Hik-Connect cloud "
-    "(check the 9-character serial on the device label and that the device is online)",
-    WRONG_CODE: "the verification code is wrong (it is the 6 capital letters on the device label)",
-    ALREADY_ADDED: "the device is already added to a site of this account",
-    ADDED_ELSEWHERE: "the device belongs to another Hik-Connect or Hik-Partner Pro account",
-    SITE_UNKNOWN: "no such site in this account",
-}
+PAGE_SIZE = 20  # the guide's default page size (3.6, 3.21)
+MAX_PAGES = 1000
+_FAIL_CODE = re.compile(r"\{\s*([A-Z]{3}\d{5,6})\s*\}")  # 3.18: "add Exception{LAP006001}"
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What the token request needs. ``key``/``secret_key`` stay :class:`Secret` until the wire."""
+    """What the token request needs; secrets stay :class:`Secret` until the wire."""
 
     access_mode: str
     key: Secret | None = None
@@ -76,52 +55,63 @@ class Credentials:
     secret_key: Secret | None = None
 
     def token_body(self) -> dict[str, str]:
-        if self.access_mode == "key":
+        if self.access_mode == assumptions.KEY_MODE:
             if not self.key:
                 raise AuthError("access_mode is key but no key is configured")
-            return {"key": self.key.reveal()}
+            return assumptions.key_mode_token_body(self.key)
         if not self.access_key or not self.secret_key:
             raise AuthError("access_mode is aksk but access_key or secret_key is missing")
-        return {"appKey": self.access_key, "secretKey": self.secret_key.reveal()}
+        return {"appKey": self.access_key, "secretKey": self.secret_key.reveal()}  # 2.2
 
 
 class HppApiError(DeviceError):
-    """A non-zero ``errorCode`` from HPP; ``code`` keeps the vendor code for callers."""
+    """A non-zero ``errorCode`` (guide A.1); ``code`` keeps it for callers."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{message} (HPP {code})")
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(f"{message or codes.describe(code)} (HPP {code})")
         self.code = code
+
+
+def fail_code(reason: Any) -> str | None:
+    """The A.1 code inside a device-add ``failReason`` such as ``"add Exception{LAP006001}"``."""
+    match = _FAIL_CODE.search(str(reason or ""))
+    return match.group(1) if match else None
 
 
 @dataclass
 class Batch:
-    """One pull of the message queue: commit ``batch_id`` once every message is safe."""
+    """One pull of the queue (3.34): confirm ``batch_id`` with mq/offset once every message is safe."""
 
     batch_id: str
-    messages: list[dict[str, Any]]
+    messages: list[Any]
 
 
-def same_domain(a: str, b: str) -> bool:
-    """Domains compare by scheme, host and port (a trailing slash or path does not matter)."""
-    pa, pb = urlsplit(a.strip()), urlsplit(b.strip())
-    return (pa.scheme, (pa.hostname or "").lower(), pa.port) == (
-        pb.scheme,
-        (pb.hostname or "").lower(),
-        pb.port,
-    )
+@dataclass(frozen=True)
+class Reply:
+    """A transparent-channel answer (3.23): the device's body and the cloud's X- headers."""
+
+    status: int
+    content_type: str
+    body: bytes
+    ezo_code: str
+    error_code: str
+    device_code: str
 
 
 class HppClient:
     """Async client of the HPP OpenAPI for one account.
 
-    ``long_poll`` is how long the cloud may hold ``mq/messages`` open; the read timeout of that
-    one call is extended by it so an idle queue is not mistaken for a dead connection.
+    ``domain`` is where the token is requested (the site file's "domain where the account is
+    located"); :attr:`area_domain` is where the cloud said the account lives, used for every
+    other call. ``long_poll`` extends the read timeout of mq/messages, which "will be blocked
+    for 20s" when the queue is empty (2.5).
     """
 
     def __init__(
         self, domain: str, credentials: Credentials, *, timeout: float = 15.0, long_poll: float = 20.0
     ) -> None:
-        self.domain = domain.rstrip("/")
+        self.domain = regions.origin(domain)
+        self.area_domain: str | None = None
         self._creds = credentials
         self._timeout = timeout
         self._long_poll = long_poll
@@ -130,9 +120,16 @@ class HppClient:
         self._refresh_at = 0.0
         self._token_lock = asyncio.Lock()
         self.tokens_issued = 0
+        self.clock = time.monotonic
+        """The refresh clock (a test can move it forward)."""
 
     def __repr__(self) -> str:
         return f"HppClient(domain={self.domain!r}, access_mode={self._creds.access_mode!r})"
+
+    @property
+    def region(self) -> str | None:
+        """The guide's name of the answered area (3.1), when it is one of the listed domains."""
+        return regions.area_name(self.area_domain) if self.area_domain else None
 
     # ------------------------------------------------------------ session and token
 
@@ -151,61 +148,93 @@ class HppClient:
         self._refresh_at = 0.0
 
     async def token(self) -> str:
-        """A valid access token, refreshed once 80 % of its life (at most 5 min early) is gone."""
+        """A valid access token; fetched at the token domain, the area domain learnt with it."""
         async with self._token_lock:
-            if self._token and time.monotonic() < self._refresh_at:
+            if self._token and self.clock() < self._refresh_at:
                 return self._token
-            data = await self._post(TOKEN_PATH, self._creds.token_body(), token=None)
-            if not isinstance(data, dict) or not data.get("accessToken"):
+            doc = await self._request_json("POST", self.domain + TOKEN_PATH, self._creds.token_body(), None)
+            code = str(doc.get("errorCode", codes.OK)).strip()
+            if code in codes.CREDENTIAL_REJECTED:
+                raise AuthError(f"Hik-Partner Pro refused the credentials: {codes.describe(code)} (HPP {code})")
+            if code != codes.OK:
+                raise HppApiError(code)
+            # 2.2 wraps the token in "data"; 3.1's example shows it unwrapped.
+            data = doc.get("data") if isinstance(doc.get("data"), dict) else doc
+            token = data.get("accessToken")
+            if not token:
                 raise DeviceError("Hik-Partner Pro answered the token request without a token")
-            area = data.get("areaDomain")
-            if area and not same_domain(area, self.domain):
-                raise DeviceError(
-                    f"account is located in another region: {area} "
-                    f"(set domain to it instead of {self.domain})"
-                )
-            lifetime = max(0.0, float(data.get("expireTime", 0)) / 1000.0 - time.time())
-            margin = min(300.0, lifetime * 0.2)
-            self._token = str(data["accessToken"])
-            self._refresh_at = time.monotonic() + lifetime - margin
+            area = str(data.get("areaDomain") or "").strip()
+            try:
+                self.area_domain = regions.check_area_domain(area, self.domain) if area else self.domain
+            except ValueError as exc:
+                raise DeviceError(str(exc)) from None
+            try:
+                expires_ms = float(data.get("expireTime") or 0)
+            except (TypeError, ValueError):
+                expires_ms = 0.0
+            lifetime = max(0.0, expires_ms / 1000.0 - time.time())
+            self._token = str(token)
+            self._refresh_at = self.clock() + lifetime - min(300.0, lifetime * 0.2)
             self.tokens_issued += 1
             return self._token
 
     # ------------------------------------------------------------ transport
 
-    async def call(
-        self, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
-    ) -> Any:
-        """POST a JSON API call with the token; re-ask for a token once if it went stale."""
+    async def call(self, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
+        """POST an API call and return its ``data``; a refused token is replaced once."""
         for attempt in (1, 2):
             token = await self.token()
-            try:
-                return await self._post(path, body or {}, token=token, timeout=timeout)
-            except HppApiError as exc:
-                if exc.code != TOKEN_INVALID or attempt == 2:
-                    raise
+            doc = await self._request_json("POST", self._base() + path, body or {}, token, timeout=timeout)
+            code = str(doc.get("errorCode", codes.OK)).strip()
+            if code == codes.OK:
+                return doc.get("data")
+            if code in codes.TOKEN_REJECTED:
                 self.forget_token()
+                if attempt == 1:
+                    continue
+                raise DeviceError(
+                    f"Hik-Partner Pro refused a freshly issued token: {codes.describe(code)} (HPP {code})"
+                )
+            if code in codes.CREDENTIAL_REJECTED:
+                raise AuthError(f"Hik-Partner Pro refused the credentials: {codes.describe(code)} (HPP {code})")
+            raise HppApiError(code)
         raise AssertionError("unreachable")
 
-    async def _post(
-        self, path: str, body: dict[str, Any], *, token: str | None, timeout: float | None = None
-    ) -> Any:
-        headers = {"Accept": "application/json"}
+    def _base(self) -> str:
+        return self.area_domain or self.domain
+
+    async def _request_json(
+        self, method: str, url: str, body: Any, token: str | None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        status, ctype, raw = await self._send("POST", path, headers=headers, json_body=body, timeout=timeout)
-        return self._envelope(path, status, raw, token_call=token is None)
+        status, _, raw, _ = await self._send(method, url, headers=headers, json_body=body, timeout=timeout)
+        path = url[len(self._origin_of(url)) :]
+        if status >= 300:  # assumption 7
+            raise DeviceError(f"Hik-Partner Pro answered HTTP {status} to {path}")
+        try:
+            doc = load_json(raw)
+        except BodyError:
+            raise DeviceError(f"Hik-Partner Pro sent an answer to {path} that is not JSON") from None
+        if not isinstance(doc, dict):
+            raise DeviceError(f"Hik-Partner Pro sent an unexpected answer to {path}")
+        return doc
+
+    @staticmethod
+    def _origin_of(url: str) -> str:
+        return regions.origin(url)
 
     async def _send(
         self,
         method: str,
-        path: str,
+        url: str,
         *,
         headers: dict[str, str],
         json_body: Any = None,
         data: bytes | None = None,
         timeout: float | None = None,
-    ) -> tuple[int, str, bytes]:
+    ) -> tuple[int, str, bytes, dict[str, str]]:
         session = self._get_session()
         kwargs: dict[str, Any] = {"headers": headers}
         if json_body is not None:
@@ -214,116 +243,121 @@ class HppClient:
             kwargs["data"] = data
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        where = url[len(self._origin_of(url)) :].split("?")[0]
         try:
-            async with session.request(method, self.domain + path, **kwargs) as resp:
+            async with session.request(method, url, **kwargs) as resp:
                 raw = await resp.read()
-                return resp.status, resp.headers.get("Content-Type", ""), raw
+                return resp.status, resp.headers.get("Content-Type", ""), raw, dict(resp.headers)
         except TimeoutError:
-            raise DeviceUnreachable(f"Hik-Partner Pro did not answer {path} in time") from None
+            raise DeviceUnreachable(f"Hik-Partner Pro did not answer {where} in time") from None
         except aiohttp.ClientError as exc:
             raise DeviceUnreachable(
-                f"cannot reach Hik-Partner Pro at {self.domain}: {type(exc).__name__}"
+                f"cannot reach Hik-Partner Pro at {self._origin_of(url)}: {type(exc).__name__}"
             ) from None
 
-    def _envelope(self, path: str, status: int, raw: bytes, *, token_call: bool) -> Any:
-        if token_call and status in (401, 403):
-            raise AuthError(f"Hik-Partner Pro rejected the credentials (HTTP {status})")
-        if status >= 400:
-            raise DeviceError(f"Hik-Partner Pro answered HTTP {status} to {path}")
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise DeviceError(f"Hik-Partner Pro sent an answer to {path} that is not JSON") from None
-        if not isinstance(doc, dict):
-            raise DeviceError(f"Hik-Partner Pro sent an unexpected answer to {path}")
-        code = str(doc.get("errorCode", OK))
-        if code == OK:
-            return doc.get("data")
-        message = MESSAGES.get(code) or str(doc.get("msg") or "request failed")
-        if code == KEY_REJECTED or (token_call and code == NO_PERMISSION):
-            raise AuthError(f"{message} (HPP {code})")
-        if code == OTHER_REGION:
-            area = (doc.get("data") or {}).get("areaDomain") or "unknown"
-            raise DeviceError(
-                f"account is located in another region: {area} (set domain to it instead of {self.domain})"
-            )
-        raise HppApiError(code, message)
+    # ------------------------------------------------------------ paged lists
+
+    async def _pages(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every row of a paged list (``data.rows``, ``total``, ``totalPage``; 3.6, 3.21)."""
+        rows: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            data = await self.call(path, {**body, "page": page, "pageSize": PAGE_SIZE})
+            if not isinstance(data, dict):
+                raise DeviceError(f"Hik-Partner Pro answered {path} without a page of rows")
+            chunk = [r for r in data.get("rows") or [] if isinstance(r, dict)]
+            rows.extend(chunk)
+            total_pages = _int(data.get("totalPage"))
+            total = _int(data.get("total"))
+            if not chunk or (total_pages is not None and page >= total_pages) or (
+                total is not None and len(rows) >= total
+            ):
+                break
+        return rows
 
     # ------------------------------------------------------------ API
 
-    async def _pages(self, path: str, body: dict[str, Any], page_size: int = 100) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            data = await self.call(path, {**body, "page": page, "pageSize": page_size}) or {}
-            chunk = list(data.get("rows") or [])
-            rows.extend(chunk)
-            total = int(data.get("total") or 0)
-            if not chunk or len(rows) >= total or page >= 1000:
-                return rows
-            page += 1
-
     async def sites(self, search: str = "") -> list[dict[str, Any]]:
-        return await self._pages(SITES_PATH, {"search": search})
+        """3.6 site/search."""
+        return await self._pages(SITE_SEARCH_PATH, {"search": search} if search else {})
 
-    async def devices(self, site_id: str) -> list[dict[str, Any]]:
-        return await self._pages(DEVICES_PATH, {"siteId": site_id})
+    async def devices(self, site_id: str | None = None, serial: str | None = None) -> list[dict[str, Any]]:
+        """3.21 device/list: all devices of the account, or of one site, or one serial."""
+        body: dict[str, Any] = {}
+        if site_id:
+            body["siteId"] = site_id
+        if serial:
+            body["deviceSerial"] = serial
+        return await self._pages(DEVICE_LIST_PATH, body)
 
-    async def cameras(self, serial: str) -> list[dict[str, Any]]:
-        return await self._pages(CAMERAS_PATH, {"deviceSerial": serial})
+    async def channels(self, serial: str) -> list[dict[str, Any]]:
+        """3.22 device/camera/list: ``data`` is a plain array of channels."""
+        data = await self.call(CAMERA_LIST_PATH, {"deviceSerial": serial})
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise DeviceError(f"Hik-Partner Pro answered the channel list of {serial} without an array")
+        return [c for c in data if isinstance(c, dict)]
 
-    async def add_devices(self, site_id: str, devices: list[dict[str, Any]]) -> dict[str, Any]:
-        data = await self.call(ADD_DEVICE_PATH, {"siteId": site_id, "deviceList": devices}) or {}
+    async def add_devices(self, site_id: str, devices: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """3.18 v2/device/add: ``addSuccessList`` and ``addFailedList`` (with ``failReason``)."""
+        data = await self.call(DEVICE_ADD_PATH, {"deviceList": devices, "siteId": site_id}) or {}
         return {
-            "added": list(data.get("addSuccessList") or []),
-            "failed": list(data.get("addFailedList") or []),
+            "added": [d for d in data.get("addSuccessList") or [] if isinstance(d, dict)],
+            "failed": [d for d in data.get("addFailedList") or [] if isinstance(d, dict)],
         }
 
+    async def rename_device(self, device_id: str, name: str) -> None:
+        """3.20 device/update."""
+        await self.call(DEVICE_UPDATE_PATH, {"deviceId": device_id, "deviceName": name})
+
     async def subscribe(self, serials: list[str] | None, on: bool) -> None:
-        body: dict[str, Any] = {"subType": 1 if on else 0}
+        """3.33 mq/subscribe: ``subType`` 1/0, ``subMode`` "all" or "list"."""
+        body: dict[str, Any] = {"subType": 1 if on else 0, "subMode": "list" if serials else "all"}
         if serials:
-            body.update(subMode="list", deviceSerialList=serials)
-        else:
-            body["subMode"] = "all"
+            body["deviceSerialList"] = serials
         await self.call(SUBSCRIBE_PATH, body)
 
     async def messages(self) -> Batch:
-        """One long poll of the account's message queue (nothing is consumed by pulling)."""
+        """3.34 mq/messages, one long poll; nothing is consumed by pulling."""
         data = await self.call(MESSAGES_PATH, {}, timeout=self._timeout + self._long_poll) or {}
-        return Batch(batch_id=str(data.get("batchId") or ""), messages=list(data.get("list") or []))
+        if not isinstance(data, dict):
+            raise DeviceError("Hik-Partner Pro answered mq/messages without a batch")
+        items = data.get("list")
+        return Batch(batch_id=str(data.get("batchId") or ""), messages=items if isinstance(items, list) else [])
 
     async def commit(self, batch_id: str) -> None:
-        """Consume a pulled batch: HPP then never hands these messages to anyone again."""
+        """3.35 mq/offset: the batch's messages are consumed for every consumer of the account."""
         await self.call(OFFSET_PATH, {"batchId": batch_id})
 
-    async def video_address(
-        self,
-        serial: str,
-        channel: int,
-        kind: str,
-        stream: str,
-        start: str | None = None,
-        end: str | None = None,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "deviceSerial": serial,
-            "channelNo": channel,
-            "type": kind,
-            "streamType": 1 if stream == "main" else 2,
-        }
-        if start:
-            body["startTime"] = start
-        if end:
-            body["endTime"] = end
-        return await self.call(VIDEO_ADDRESS_PATH, body) or {}
+    async def picture_url(self, file_path: str) -> dict[str, Any]:
+        """3.36 alarm/pictureurl for an ``ISAPI_FILES/...`` path: ``pictureUrl`` (2 h), ``encrypt``."""
+        data = await self.call(PICTURE_URL_PATH, {"filePath": file_path})
+        return data if isinstance(data, dict) else {}
+
+    async def recordings(
+        self, serial: str, channel: int, start_ms: int | None, end_ms: int | None, rec_type: int
+    ) -> list[dict[str, Any]]:
+        """3.52 video/by/time: recorded files of a channel."""
+        body: dict[str, Any] = {"deviceSerial": serial, "channelNo": channel, "recType": rec_type}
+        if start_ms is not None:
+            body["startTime"] = start_ms
+        if end_ms is not None:
+            body["endTime"] = end_ms
+        data = await self.call(VIDEO_BY_TIME_PATH, body)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise DeviceError(f"Hik-Partner Pro answered the recordings of {serial} without an array")
+        return [r for r in data if isinstance(r, dict)]
 
     async def transparent(
-        self, serial: str, method: str, isapi: str, *, body: Any = None, xml: str | None = None
-    ) -> tuple[str, bytes]:
-        """Pass an ISAPI request through the cloud to one device; returns (content type, body).
+        self, serial: str, method: str, isapi: str, *, json_body: Any = None, xml: str | None = None
+    ) -> Reply:
+        """3.23: an ISAPI request passed through the cloud to one device.
 
-        ISAPI errors come back as a ResponseStatus (XML or JSON) and become DeviceError, or
-        NotSupported for ``notSupport``; cloud errors come back in the usual JSON envelope.
+        Cloud-level refusals come back as the usual envelope (token codes refresh once); the
+        device's own answer and the X-EZO-Code / X-ErrorCode / X-DeviceCode headers are
+        returned for :mod:`gemhost_drivers.hpp.transparent` to judge.
         """
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {await self.token()}", "X-Devserial": serial}
@@ -331,58 +365,49 @@ class HppClient:
             if xml is not None:
                 headers["Content-Type"] = "application/xml"
                 data = xml.encode()
-            status, ctype, raw = await self._send(
-                method, TRANSPARENT_PATH + isapi.lstrip("/"), headers=headers, json_body=body, data=data
+            elif json_body is not None:
+                headers["Content-Type"] = "application/json"
+            status, ctype, raw, hdrs = await self._send(
+                method,
+                self._base() + TRANSPARENT_PATH + isapi.lstrip("/"),
+                headers=headers,
+                json_body=json_body if xml is None else None,
+                data=data,
             )
-            try:
-                _check_transparent(status, ctype, raw)
-            except HppApiError as exc:
-                if exc.code == TOKEN_INVALID and attempt == 1:
-                    self.forget_token()
-                    continue
-                raise
-            return ctype, raw
+            code = _envelope_code(ctype, raw)
+            if code in codes.TOKEN_REJECTED and attempt == 1:
+                self.forget_token()
+                continue
+            if code in codes.CREDENTIAL_REJECTED:
+                raise AuthError(f"Hik-Partner Pro refused the credentials: {codes.describe(code)} (HPP {code})")
+            if code and code != codes.OK:
+                raise HppApiError(code)
+            return Reply(
+                status=status,
+                content_type=ctype,
+                body=raw,
+                ezo_code=str(hdrs.get("X-EZO-Code", "")).strip(),
+                error_code=str(hdrs.get("X-ErrorCode", "")).strip(),
+                device_code=str(hdrs.get("X-DeviceCode", "")).strip(),
+            )
         raise AssertionError("unreachable")
 
 
-def _check_transparent(status: int, ctype: str, raw: bytes) -> None:
-    """Raise for an envelope error or a failed ISAPI ResponseStatus in a transparent answer."""
-    if status >= 500:
-        raise DeviceError(f"Hik-Partner Pro answered HTTP {status} to a device request")
-    if "json" in ctype:
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise DeviceError("the device answered with malformed JSON") from None
-        if isinstance(doc, dict) and str(doc.get("errorCode", OK)) != OK:
-            code = str(doc["errorCode"])
-            raise HppApiError(code, MESSAGES.get(code) or str(doc.get("msg") or "request failed"))
-        if isinstance(doc, dict) and "statusCode" in doc:
-            _check_status(
-                int(doc.get("statusCode", 1)),
-                str(doc.get("subStatusCode", "")),
-                str(doc.get("errorMsg") or doc.get("statusString") or ""),
-            )
-    elif "xml" in ctype:
-        from defusedxml import ElementTree
-
-        try:
-            root = ElementTree.fromstring(raw)
-        except ElementTree.ParseError:
-            raise DeviceError("the device answered with malformed XML") from None
-        if root.tag.split("}")[-1] == "ResponseStatus":
-            text = {child.tag.split("}")[-1]: (child.text or "") for child in root}
-            _check_status(
-                int(text.get("statusCode") or 1), text.get("subStatusCode", ""), text.get("statusString", "")
-            )
-    if status >= 400:
-        raise DeviceError(f"the device answered HTTP {status}")
+def _envelope_code(ctype: str, raw: bytes) -> str | None:
+    """The A.1 ``errorCode`` when a transparent answer is the cloud's envelope, not the device's."""
+    if "json" not in ctype:
+        return None
+    try:
+        doc = load_json(raw)
+    except BodyError:
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("errorCode"), str) and "statusCode" not in doc:
+        return doc["errorCode"].strip()
+    return None
 
 
-def _check_status(code: int, sub: str, text: str) -> None:
-    if code == 1:
-        return
-    if code == 4 and sub.lower() in ("notsupport", "invalidoperation"):
-        raise NotSupported(f"the device does not support this ({sub})")
-    detail = f" ({text})" if text and text not in (sub, "OK") else ""
-    raise DeviceError(f"the device refused the request: {sub or code}{detail}")
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None

@@ -1,57 +1,42 @@
-"""A loopback aiohttp server that behaves like the Hik-Partner Pro OpenAPI subset the driver uses.
+"""A loopback aiohttp server that answers the Hik-Partner Pro OpenAPI the way the guide defines it.
 
-The account state lives in :class:`~gemhost_drivers.hpp.sim_cloud.Cloud`; this module is only
-the wire: JSON envelopes (``errorCode``/``msg``/``data``), Bearer tokens, the long-polled message
-queue, ISAPI passed through ``device/transparent`` to cameras and AX PRO panels, fault
-injection, and the ``/_sim/...`` control API used by tests and ``gemhost simulate hpp``.
+Two listeners, as the guide's flow has two domains (2.2, 3.1): the *token* listener (the port
+given, what the site file's ``domain`` names) answers ``POST /api/hpcgw/v1/token/get`` and the
+``/_sim`` control API only; the *regional* listener (a free port, returned as ``areaDomain``)
+answers every API the driver uses, plus the picture URLs of A.3.6 (``/v3/alarms/pic/get``).
+Paths outside the guide get 404. Answers are the guide's envelope ``{"errorCode": "0",
+"data": ...}`` with the A.1 codes; the account state lives in :mod:`sim_cloud`, the devices'
+ISAPI answers in :mod:`sim_isapi`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import secrets
-import time
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from aiohttp import web
-from defusedxml import ElementTree
 from gemhost_drivers.hpp import client as api
+from gemhost_drivers.hpp import codes, sim_isapi
 from gemhost_drivers.hpp import sim_bodies as bodies
-from gemhost_drivers.hpp.sim_cloud import ALARM, ENCODING, Cloud, CloudError
+from gemhost_drivers.hpp.sim_cloud import ALARM_HOST, Cloud, CloudError, Device
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-RESPONSE_OK = {"statusCode": 1, "statusString": "OK", "subStatusCode": "ok"}
-FAULTS = ("slow", "error500", "bad_json", "revoke_token")
+FAULTS = ("slow", "error500", "bad_json", "revoke_token", "rate_limit")
+API_PREFIX = "/api/hpcgw/"
 
 
 def _ok(data: Any = None) -> web.Response:
-    body: dict[str, Any] = {"errorCode": api.OK, "msg": "success"}
+    body: dict[str, Any] = {"errorCode": codes.OK}
     if data is not None:
         body["data"] = data
     return web.json_response(body)
 
 
-def _err(code: str, msg: str, data: Any = None) -> web.Response:
-    body: dict[str, Any] = {"errorCode": code, "msg": msg}
-    if data is not None:
-        body["data"] = data
-    return web.json_response(body)
-
-
-def _isapi_status(code: int, sub: str, text: str, *, xml: bool) -> web.Response:
-    if not xml:
-        return web.json_response(
-            {"statusCode": code, "statusString": text, "subStatusCode": sub, "errorMsg": text}
-        )
-    doc = (
-        f'<?xml version="1.0" encoding="UTF-8"?><ResponseStatus version="2.0" xmlns="{bodies.ISAPI_NS}">'
-        f"<requestURL></requestURL><statusCode>{code}</statusCode><statusString>{text}</statusString>"
-        f"<subStatusCode>{sub}</subStatusCode></ResponseStatus>"
-    )
-    return web.Response(text=doc, content_type="application/xml")
+def _err(code: str) -> web.Response:
+    return web.json_response({"errorCode": code})
 
 
 class HppSimulator:
@@ -64,8 +49,8 @@ class HppSimulator:
             raise ValueError("the HPP simulator only listens on loopback")
         self.host = host
         self.port = port
+        self.area_port = int(options.get("area_port", 0))
         self.cloud = Cloud(
-            region=options.get("region", "sg"),
             key=options.get("key"),
             access_key=options.get("access_key"),
             secret_key=options.get("secret_key"),
@@ -74,44 +59,41 @@ class HppSimulator:
             batch_size=int(options.get("batch_size", 20)),
             seed=options.get("seed", True),
         )
-        if not (self.cloud.key or self.cloud.access_key):
+        if not self.cloud.credentials:
             self.cloud.key = "sim-key-0123456789abcdef"
+        self.answer_area_domain: str | None = options.get("area_domain")
+        """Answer this areaDomain instead of the regional listener (tests of refusal)."""
         self._faults: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.intrusion_every = float(options.get("intrusion_every", 0.0))
+        self.restore_after = float(options.get("restore_after", 3.0))
         self._demo_task: asyncio.Task | None = None
-        self.streams: dict[str, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self.transparent_log: list[dict[str, Any]] = []
+        """The last transparent requests (serial, method, uri, content_type, body), for tests."""
 
     # ------------------------------------------------------------ Simulator protocol
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
+        parser.add_argument("--port", type=int, default=0, help="token port on 127.0.0.1 (0 picks a free one)")
+        parser.add_argument("--area-port", type=int, default=0, help="regional API port (0 picks a free one)")
         parser.add_argument("--key", help="the account key accepted in key mode")
         parser.add_argument("--access-key", help="the AK accepted in AK/SK mode (10 or 32 characters)")
         parser.add_argument("--secret-key", help="the SK accepted in AK/SK mode (10 or 32 characters)")
-        parser.add_argument(
-            "--region", default="sg", help="region of the simulated account (sg, eu, us, ...)"
-        )
-        parser.add_argument(
-            "--token-ttl", type=float, default=7 * 24 * 3600, help="token lifetime in seconds"
-        )
-        parser.add_argument(
-            "--long-poll", type=float, default=20.0, help="seconds mq/messages waits for events"
-        )
-        parser.add_argument(
-            "--intrusion-every", type=float, default=0.0,
-            help="seconds between scripted intrusions on zone 1 of every panel (0: none)",
-        )
+        parser.add_argument("--token-ttl", type=float, default=7 * 24 * 3600, help="token lifetime in seconds")
+        parser.add_argument("--long-poll", type=float, default=20.0, help="seconds mq/messages waits for events")
+        parser.add_argument("--intrusion-every", type=float, default=0.0,
+                            help="seconds between scripted intrusions on zone 0 of every panel (0: none)")
 
     @classmethod
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         """Constructor options; ``--port`` is passed by the CLI itself (``cls(host=, port=, **options)``)."""
-        out = {
-            "region": args.region,
+        out: dict[str, Any] = {
             "token_ttl": args.token_ttl,
             "long_poll": args.long_poll,
             "intrusion_every": args.intrusion_every,
+            "area_port": args.area_port,
         }
         for name in ("key", "access_key", "secret_key"):
             if getattr(args, name, None):
@@ -119,69 +101,104 @@ class HppSimulator:
         return out
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._fault_middleware], client_max_size=4 * 1024 * 1024)
+        token_app = web.Application(middlewares=[self._middleware(area=False)])
+        token_app.router.add_route("POST", api.TOKEN_PATH, self._token)
+        self._control_routes(token_app)
+        area_app = web.Application(middlewares=[self._middleware(area=True)], client_max_size=4 * 1024 * 1024)
         routes = [
-            ("POST", api.TOKEN_PATH, self._token),
-            ("POST", api.SITES_PATH, self._sites),
-            ("POST", api.DEVICES_PATH, self._devices),
-            ("POST", api.CAMERAS_PATH, self._cameras),
-            ("POST", api.ADD_DEVICE_PATH, self._add),
-            ("POST", api.SUBSCRIBE_PATH, self._subscribe),
-            ("POST", api.MESSAGES_PATH, self._messages),
-            ("POST", api.OFFSET_PATH, self._offset),
-            ("POST", api.VIDEO_ADDRESS_PATH, self._video),
-            ("*", api.TRANSPARENT_PATH + "{tail:.+}", self._transparent),
+            (api.TOKEN_PATH, self._token),
+            (api.SITE_SEARCH_PATH, self._sites),
+            (api.DEVICE_LIST_PATH, self._devices),
+            (api.CAMERA_LIST_PATH, self._channels),
+            (api.DEVICE_ADD_PATH, self._add),
+            (api.DEVICE_UPDATE_PATH, self._update),
+            (api.SUBSCRIBE_PATH, self._subscribe),
+            (api.MESSAGES_PATH, self._messages),
+            (api.OFFSET_PATH, self._offset),
+            (api.PICTURE_URL_PATH, self._picture_url),
+            (api.VIDEO_BY_TIME_PATH, self._recordings),
+        ]
+        for path, handler in routes:
+            area_app.router.add_route("POST", path, handler)
+        area_app.router.add_route("*", api.TRANSPARENT_PATH + "{tail:.+}", self._transparent)
+        area_app.router.add_route("GET", "/v3/alarms/pic/get", self._picture)
+        self._control_routes(area_app)
+        for app, port in ((token_app, self.port), (area_app, self.area_port)):
+            # A short shutdown grace: pending long polls must not hold up stop() for 20 s.
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            await runner.setup()
+            await web.TCPSite(runner, self.host, port).start()
+            self._runners.append(runner)
+        self.port = self._runners[0].addresses[0][1]
+        self.area_port = self._runners[1].addresses[0][1]
+        self.cloud.area_domain = self.answer_area_domain or self.area_url
+        if self.intrusion_every > 0:
+            self._demo_task = asyncio.create_task(self._demo_intrusions())
+
+    def _control_routes(self, app: web.Application) -> None:
+        for method, path, handler in [
             ("GET", "/_sim/state", self._sim_state),
             ("POST", "/_sim/event", self._sim_event),
             ("POST", "/_sim/intrusion", self._sim_intrusion),
+            ("POST", "/_sim/restore", self._sim_restore),
             ("POST", "/_sim/fault", self._sim_fault),
             ("POST", "/_sim/revoke", self._sim_revoke),
             ("POST", "/_sim/online", self._sim_online),
             ("POST", "/_sim/delete", self._sim_delete),
-            ("GET", "/_sim/pictures/{name}", self._sim_picture),
-        ]
-        for method, path, handler in routes:
+        ]:
             app.router.add_route(method, path, handler)
-        # A short shutdown grace: pending long polls must not hold up stop() for 20 s.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self.cloud.picture_base = self.url
-        if self.intrusion_every > 0:
-            self._demo_task = asyncio.create_task(self._demo_intrusions())
 
     async def _demo_intrusions(self) -> None:
-        """Scripted activity for demos: zone 1 of every seeded panel trips every
-        ``intrusion_every`` seconds; an armed subsystem turns that into a CID alarm."""
+        """Scripted activity for demos: zone 0 of every seeded panel trips every ``intrusion_every``
+        seconds; an armed partition turns that into a CID alarm, restored ``restore_after`` later."""
         while True:
             await asyncio.sleep(self.intrusion_every)
             for device in list(self.cloud.devices.values()):
-                if device.category == ALARM and device.site_id:
-                    self.intrusion(device.serial, 1)
+                if device.category == ALARM_HOST and device.site_id and self.intrusion(device.serial, 0):
+                    self._later(self.restore_after, lambda s=device.serial: self.cloud.restore_zone(s, 0))
+
+    def _later(self, delay: float, action: Callable[[], Any]) -> None:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            try:
+                action()
+            except CloudError:
+                pass
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         if self._demo_task is not None:
             self._demo_task.cancel()
             self._demo_task = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for task in list(self._tasks):
+            task.cancel()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
 
     @property
     def url(self) -> str:
+        """The token domain (what a site file's ``domain`` names)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def area_url(self) -> str:
+        """The regional domain answered as ``areaDomain``."""
+        return f"http://{self.host}:{self.area_port}"
 
     # ------------------------------------------------------------ Python control API
 
     def inject(self, kind: str, count: int = 1, delay: float = 1.0) -> None:
-        """Make the next ``count`` API requests fail: slow, error500, bad_json or revoke_token."""
+        """Make the next ``count`` regional API requests fail: slow, error500, bad_json,
+        revoke_token (tokens die, the request is refused with LAP500005) or rate_limit (LAP500007)."""
         if kind not in FAULTS:
             raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
         self._faults.append({"kind": kind, "count": count, "delay": delay})
 
-    def event(self, serial: str, event_type: str, *, channel: int | None = 1, state: str = "active") -> str:
+    def event(self, serial: str, event_type: str, *, channel: int | None = 1, state: str | None = None) -> str:
         return self.cloud.camera_event(serial, event_type, channel=channel, state=state)
 
     def intrusion(self, serial: str, zone: int, *, fire: bool = False) -> str | None:
@@ -192,77 +209,79 @@ class HppSimulator:
 
     # ------------------------------------------------------------ plumbing
 
-    @web.middleware
-    async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
-            return await handler(request)
-        self.cloud.counters["requests"] += 1
-        if self._faults:
-            fault = self._faults[0]
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                self._faults.pop(0)
-            kind = fault["kind"]
-            if kind == "slow":
-                await asyncio.sleep(fault["delay"])
-            elif kind == "error500":
-                return web.Response(status=500, text="Internal Server Error")
-            elif kind == "bad_json":
-                return web.Response(text='{"errorCode": "0", "data": {', content_type="application/json")
-            elif kind == "revoke_token":
-                self.cloud.revoke_tokens()
-        try:
-            return await handler(request)
-        except CloudError as exc:
-            return _err(exc.code, str(exc))
+    def _middleware(self, *, area: bool) -> Any:
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if not request.path.startswith(API_PREFIX):
+                return await handler(request)
+            self.cloud.counters["requests"] += 1
+            if area:
+                self.cloud.counters["area_requests"] += 1
+                refusal = await self._fault()
+                if refusal is not None:
+                    return refusal
+            try:
+                return await handler(request)
+            except CloudError as exc:
+                return _err(exc.code)
+
+        return middleware
+
+    async def _fault(self) -> web.StreamResponse | None:
+        if not self._faults:
+            return None
+        fault = self._faults[0]
+        fault["count"] -= 1
+        if fault["count"] <= 0:
+            self._faults.pop(0)
+        kind = fault["kind"]
+        if kind == "slow":
+            await asyncio.sleep(fault["delay"])
+        elif kind == "error500":
+            return web.Response(status=500, text="Internal Server Error")
+        elif kind == "bad_json":
+            return web.Response(text='{"errorCode": "0", "data": {', content_type="application/json")
+        elif kind == "revoke_token":
+            self.cloud.revoke_tokens()
+        elif kind == "rate_limit":
+            return _err(codes.CALLS_LIMITED)
+        return None
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:
-            raise CloudError("OPEN000001", "request body is not JSON") from None
+            raise CloudError(codes.PARAMETER_ERROR) from None
         if not isinstance(body, dict):
-            raise CloudError("OPEN000001", "request body is not a JSON object")
+            raise CloudError(codes.PARAMETER_ERROR)
         return body
 
-    def _auth(self, request: web.Request) -> None:
-        header = request.headers.get("Authorization", "")
-        self.cloud.check_token(header[7:] if header.startswith("Bearer ") else None)
+    def _auth(self, request: web.Request) -> str:
+        return self.cloud.check_token(request.headers.get("Authorization"))
 
-    # ------------------------------------------------------------ cloud API
+    @staticmethod
+    def _page(rows: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+        """3.6/3.21 paging: page from 1, pageSize 20 by default."""
+        try:
+            page = max(1, int(body.get("page") or 1))
+            size = max(1, min(200, int(body.get("pageSize") or 20)))
+        except (TypeError, ValueError):
+            raise CloudError(codes.PARAMETER_ERROR) from None
+        total_pages = (len(rows) + size - 1) // size
+        return {"page": page, "pageSize": size, "rows": rows[(page - 1) * size : page * size],
+                "total": len(rows), "totalPage": total_pages}
+
+    # ------------------------------------------------------------ the cloud API
 
     async def _token(self, request: web.Request) -> web.Response:
-        body = await self._json(request)
-        try:
-            return _ok(self.cloud.issue_token(body))
-        except CloudError as exc:
-            if exc.code == api.OTHER_REGION:
-                creds = (
-                    ("key", str(body["key"]))
-                    if "key" in body
-                    else ("aksk", str(body.get("appKey", "")), str(body.get("secretKey", "")))
-                )
-                return _err(exc.code, str(exc), {"areaDomain": self.cloud.foreign[creds]})
-            raise
-
-    def _page(self, rows: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
-        page, size = max(1, int(body.get("page", 1))), max(1, min(100, int(body.get("pageSize", 20))))
-        return {
-            "rows": rows[(page - 1) * size : page * size],
-            "total": len(rows),
-            "page": page,
-            "pageSize": size,
-        }
+        return _ok(self.cloud.issue_token(await self._json(request)))  # 2.2, 3.1
 
     async def _sites(self, request: web.Request) -> web.Response:
         self._auth(request)
         body = await self._json(request)
         search = str(body.get("search") or "").lower()
-        rows = [
-            {"id": sid, "siteName": name, "timeZone": 222}
-            for sid, name in self.cloud.sites.items()
-            if search in name.lower()
-        ]
+        rows = [self.cloud.site_row(s) for s in self.cloud.sites.values()
+                if search in s.name.lower() or search in s.city.lower()]
         return _ok(self._page(rows, body))
 
     async def _devices(self, request: web.Request) -> web.Response:
@@ -270,43 +289,50 @@ class HppSimulator:
         body = await self._json(request)
         site = body.get("siteId")
         if site and site not in self.cloud.sites:
-            raise CloudError(api.SITE_UNKNOWN)
-        rows = [self.cloud.device_row(d) for d in self.cloud.site_devices(site)]
-        return _ok(self._page(rows, body))
+            raise CloudError(codes.SITE_MISSING)
+        devices = self.cloud.site_devices(site)
+        if body.get("deviceSerial"):
+            devices = [d for d in devices if d.serial == str(body["deviceSerial"]).strip().upper()]
+        return _ok(self._page([self.cloud.device_row(d) for d in devices], body))
 
-    async def _cameras(self, request: web.Request) -> web.Response:
+    async def _channels(self, request: web.Request) -> web.Response:
         self._auth(request)
         body = await self._json(request)
-        dev = self.cloud.device(str(body.get("deviceSerial", "")))
-        rows = [
-            {
-                "deviceSerial": dev.serial,
-                "channelNo": c.number,
-                "channelName": c.name,
-                "onlineStatus": 1 if (c.online and dev.online) else 0,
-            }
-            for c in dev.channels
-        ]
-        return _ok(self._page(rows, body))
+        return _ok(self.cloud.channel_rows(self.cloud.device(str(body.get("deviceSerial") or ""))))  # 3.22
 
     async def _add(self, request: web.Request) -> web.Response:
         self._auth(request)
         body = await self._json(request)
         site = str(body.get("siteId") or "")
         if site not in self.cloud.sites:
-            raise CloudError(api.SITE_UNKNOWN)
+            raise CloudError(codes.SITE_MISSING)
+        items = body.get("deviceList")
+        if not isinstance(items, list) or not items:
+            raise CloudError(codes.PARAMETER_ERROR)
         added, failed = [], []
-        for item in body.get("deviceList") or []:
+        for item in items:
             try:
-                dev = self.cloud.add_to_site(site, item)
-                added.append(
-                    {"deviceSerial": dev.serial, "deviceName": dev.name, "deviceCategory": dev.category}
-                )
+                dev = self.cloud.add_to_site(site, item if isinstance(item, dict) else {})
+                added.append({"deviceCategory": str(dev.category), "deviceName": dev.name,
+                              "deviceSerial": dev.serial})
             except CloudError as exc:
-                failed.append(
-                    {"deviceSerial": item.get("deviceSerial"), "errorCode": exc.code, "msg": str(exc)}
-                )
-        return _ok({"addSuccessList": added, "addFailedList": failed})
+                serial = item.get("deviceSerial") if isinstance(item, dict) else None
+                failed.append({"deviceSerial": serial, "failReason": f"add Exception{{{exc.code}}}"})  # 3.18
+        return _ok({"addFailedList": failed, "addSuccessList": added})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        body = await self._json(request)
+        name = str(body.get("deviceName") or "")
+        if not name or len(name) > 128:
+            raise CloudError(codes.PARAMETER_ERROR)
+        dev = next((d for d in self.cloud.site_devices() if d.id == body.get("deviceId")), None)
+        if dev is None:
+            raise CloudError(codes.NO_DEVICE)
+        dev.name = name
+        if len(dev.channels) == 1:
+            dev.channels[0].name = name  # a single camera's channel carries the device name
+        return _ok()
 
     async def _subscribe(self, request: web.Request) -> web.Response:
         self._auth(request)
@@ -314,151 +340,67 @@ class HppSimulator:
         return _ok()
 
     async def _messages(self, request: web.Request) -> web.Response:
-        self._auth(request)
-        return _ok(await self.cloud.pull())
+        return _ok(await self.cloud.pull(self._auth(request)))
 
     async def _offset(self, request: web.Request) -> web.Response:
         self._auth(request)
         self.cloud.commit(str((await self._json(request)).get("batchId") or ""))
         return _ok()
 
-    async def _video(self, request: web.Request) -> web.Response:
+    async def _picture_url(self, request: web.Request) -> web.Response:
+        """3.36: an ISAPI_FILES path becomes a download URL valid for two hours."""
+        self._auth(request)
+        path = str((await self._json(request)).get("filePath") or "")
+        if not path.startswith("ISAPI_FILES/"):
+            raise CloudError(codes.BAD_PICTURE_PATH)
+        file_id = path.split("/")[-1].split("$")[0]
+        encrypted = "$encrypt=" in path and path.split("$encrypt=")[1][:1] != "0"
+        return _ok({"pictureUrl": f"{self.area_url}/v3/alarms/pic/get?fileId={file_id}&isEncrypted=0",
+                    "encrypt": encrypted})
+
+    async def _recordings(self, request: web.Request) -> web.Response:
+        """3.52: one alarm recording and one timing recording per hour of the window."""
         self._auth(request)
         body = await self._json(request)
-        dev = self.cloud.device(str(body.get("deviceSerial", "")))
-        if dev.category != ENCODING:
-            raise CloudError(api.NO_DEVICE, "not an encoding device")
-        if not dev.online:
-            raise CloudError(api.DEVICE_OFFLINE)
-        channel = int(body.get("channelNo", 1))
+        dev = self.cloud.device(str(body.get("deviceSerial") or ""))
+        channel = int(body.get("channelNo") or 1)
         if channel not in {c.number for c in dev.channels}:
-            raise CloudError("OPEN000002", f"no channel {channel}")
-        kind = body.get("type", "live")
-        if kind not in ("live", "playback"):
-            raise CloudError("OPEN000002", "type must be live or playback")
-        if kind == "playback" and not (body.get("startTime") and body.get("endTime")):
-            raise CloudError("OPEN000002", "playback needs startTime and endTime")
-        ticket = secrets.token_urlsafe(12)
-        expire = None if dev.licence else int((time.time() + 300) * 1000)
-        self.streams[ticket] = {"serial": dev.serial, "channel": channel, "type": kind, "expireTime": expire}
-        url = f"{self.url}/_sim/stream/{dev.serial}/{channel}?type={kind}&ticket={ticket}"
-        return _ok({"url": url, "expireTime": expire, "cameraLicense": dev.licence})
+            raise CloudError(codes.CHANNEL_MISSING)
+        now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+        end = int(body.get("endTime") or now_ms)
+        start = int(body.get("startTime") or end - 3_600_000)
+        rec_type = int(body.get("recType") or 0)
+        rows = []
+        for n, begin in enumerate(range(start, end, 3_600_000)):
+            rows.append({"recType": rec_type or 2, "startTime": begin, "endTime": min(end, begin + 60_000),
+                         "localType": "0" if n % 2 == 0 else "1", "crypt": 0})
+        return _ok(rows[:100])
 
-    # ------------------------------------------------------------ ISAPI through the cloud
+    # ------------------------------------------------------------ ISAPI through the cloud (3.23)
 
     async def _transparent(self, request: web.Request) -> web.StreamResponse:
         self._auth(request)
-        dev = self.cloud.device(request.headers.get("X-Devserial", ""))
+        serial = request.headers.get("X-Devserial", "")
+        if not serial:
+            raise CloudError(codes.PARAMETER_ERROR)
+        dev: Device = self.cloud.device(serial)
         if not dev.online:
-            raise CloudError(api.DEVICE_OFFLINE)
-        path = request.match_info["tail"]
-        xml = request.query.get("format") != "json"
-        if dev.category == ALARM and path.startswith("ISAPI/SecurityCP/"):
-            return await self._panel_isapi(request, dev.serial, path[len("ISAPI/SecurityCP/") :])
-        if dev.category == ENCODING:
-            return await self._camera_isapi(request, dev, path)
-        return _isapi_status(4, "notSupport", "Invalid Operation", xml=xml)
+            return web.Response(status=200, headers={"X-EZO-Code": codes.DEVICE_OFFLINE,
+                                                     "X-ErrorCode": codes.DEVICE_OFFLINE})
+        uri = request.match_info["tail"] + (f"?{request.query_string}" if request.query_string else "")
+        raw = await request.read()
+        self.transparent_log.append({"serial": dev.serial, "method": request.method, "uri": uri,
+                                     "content_type": request.content_type, "body": raw})
+        del self.transparent_log[:-200]
+        answer = sim_isapi.handle(self.cloud, dev, request.method, uri, raw)
+        return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type,
+                            headers={"X-EZO-Code": "0", **answer.headers})
 
-    async def _camera_isapi(self, request: web.Request, dev: Any, path: str) -> web.StreamResponse:
-        channels = {c.number for c in dev.channels}
-        if m := re.fullmatch(r"ISAPI/Streaming/channels/(\d+)0[12]/picture", path):
-            if request.method != "GET" or int(m[1]) not in channels:
-                return _isapi_status(4, "invalidID", "Invalid ID", xml=True)
-            return web.Response(body=bodies.JPEG, content_type="image/jpeg")
-        if m := re.fullmatch(r"ISAPI/PTZCtrl/channels/(\d+)/continuous", path):
-            values = _xml_fields(await request.read())
-            dev.ptz.append(
-                {
-                    "channel": int(m[1]),
-                    "pan": int(values.get("pan", 0)),
-                    "tilt": int(values.get("tilt", 0)),
-                    "zoom": int(values.get("zoom", 0)),
-                }
-            )
-            return _isapi_status(1, "ok", "OK", xml=True)
-        if m := re.fullmatch(r"ISAPI/PTZCtrl/channels/(\d+)/presets/(\d+)/goto", path):
-            dev.ptz.append({"channel": int(m[1]), "preset": int(m[2])})
-            return _isapi_status(1, "ok", "OK", xml=True)
-        if m := re.fullmatch(r"ISAPI/System/IO/outputs/(\d+)/trigger", path):
-            output = int(m[1])
-            if output not in dev.outputs:
-                return _isapi_status(4, "invalidID", "Invalid ID", xml=True)
-            dev.outputs[output] = _xml_fields(await request.read()).get("outputState") == "high"
-            return _isapi_status(1, "ok", "OK", xml=True)
-        return _isapi_status(4, "notSupport", "Invalid Operation", xml=True)
-
-    async def _panel_isapi(self, request: web.Request, serial: str, path: str) -> web.StreamResponse:
-        dev = self.cloud.devices[serial]
-        try:
-            if path == "status/subSystems":
-                return web.json_response(
-                    {
-                        "SubSysList": [
-                            {"SubSys": {"id": s.number, "name": s.name, "arming": s.arming, "alarm": s.alarm}}
-                            for s in dev.subsystems.values()
-                        ]
-                    }
-                )
-            if path == "status/zones":
-                return web.json_response(
-                    {
-                        "ZoneList": [
-                            {
-                                "Zone": {
-                                    "id": z.number,
-                                    "name": z.name,
-                                    "status": "online" if z.online else "offline",
-                                    "sensorStatus": "fault" if z.fault else "normal",
-                                    "bypassed": z.bypassed,
-                                    "armed": dev.zone_armed(z),
-                                    "alarm": z.alarm,
-                                    "subSystemNo": z.subsystem,
-                                }
-                            }
-                            for z in dev.zones.values()
-                        ]
-                    }
-                )
-            if m := re.fullmatch(r"control/arm/(\d+)", path):
-                ways = request.query.get("ways", "away")
-                if ways not in ("away", "stay", "instant"):
-                    return _isapi_status(4, "badParameters", "Invalid Content", xml=False)
-                self.cloud.arm(serial, int(m[1]), ways)
-            elif m := re.fullmatch(r"control/disarm/(\d+)", path):
-                self.cloud.disarm(serial, int(m[1]))
-            elif m := re.fullmatch(r"control/clearAlarm/(\d+)", path):
-                self.cloud.clear_alarm(serial, int(m[1]))
-            elif m := re.fullmatch(r"control/(bypass|Recoverbypass)/(\d+)", path):
-                self.cloud.bypass(serial, int(m[2]), m[1] == "bypass")
-            elif m := re.fullmatch(r"control/(outputs|siren|lock|trigger)/(\d+)", path):
-                return await self._panel_switch(request, dev, m[1], int(m[2]))
-            else:
-                return _isapi_status(4, "notSupport", "Invalid Operation", xml=False)
-        except CloudError as exc:
-            if exc.code.startswith("LAP"):
-                raise
-            return _isapi_status(4 if exc.code == "invalidID" else 6, exc.code, str(exc), xml=False)
-        return web.json_response(RESPONSE_OK)
-
-    async def _panel_switch(self, request: web.Request, dev: Any, what: str, number: int) -> web.Response:
-        table = {"outputs": dev.outputs, "siren": dev.sirens, "lock": dev.locks, "trigger": dev.triggers}[
-            what
-        ]
-        if number not in table:
-            return _isapi_status(4, "invalidID", f"no {what} {number}", xml=False)
-        body = await request.json()
-        ctrl = next(iter(body.values())) if isinstance(body, dict) and body else {}
-        if what == "lock":
-            action = ctrl.get("cmd")
-            if action not in ("open", "close"):
-                return _isapi_status(4, "badParameters", "cmd must be open or close", xml=False)
-            table[number] = action
-        else:
-            switch = ctrl.get("switch")
-            if switch not in ("open", "close"):
-                return _isapi_status(4, "badParameters", "switch must be open or close", xml=False)
-            table[number] = switch == "open"
-        return web.json_response(RESPONSE_OK)
+    async def _picture(self, request: web.Request) -> web.Response:
+        """The picture URLs of A.3.6 / 2.5 (``.../v3/alarms/pic/get?fileId=...``)."""
+        if not request.query.get("fileId"):
+            return web.Response(status=404)
+        return web.Response(body=bodies.JPEG, content_type="image/jpeg")
 
     # ------------------------------------------------------------ /_sim control API
 
@@ -473,23 +415,20 @@ class HppSimulator:
 
     async def _sim_event(self, request: web.Request) -> web.Response:
         b = await request.json()
-        return await self._sim_call(
-            lambda: self.event(
-                b["serial"], b["type"], channel=b.get("channel", 1), state=b.get("state", "active")
-            )
-        )
+        return await self._sim_call(lambda: self.event(b["serial"], b["type"], channel=b.get("channel", 1),
+                                                       state=b.get("state")))
 
     async def _sim_intrusion(self, request: web.Request) -> web.Response:
         b = await request.json()
-        return await self._sim_call(
-            lambda: self.intrusion(b["serial"], int(b["zone"]), fire=bool(b.get("fire")))
-        )
+        return await self._sim_call(lambda: self.intrusion(b["serial"], int(b["zone"]), fire=bool(b.get("fire"))))
+
+    async def _sim_restore(self, request: web.Request) -> web.Response:
+        b = await request.json()
+        return await self._sim_call(lambda: self.cloud.restore_zone(b["serial"], int(b["zone"])))
 
     async def _sim_fault(self, request: web.Request) -> web.Response:
         b = await request.json()
-        return await self._sim_call(
-            lambda: self.inject(b["kind"], int(b.get("count", 1)), float(b.get("delay", 1.0)))
-        )
+        return await self._sim_call(lambda: self.inject(b["kind"], int(b.get("count", 1)), float(b.get("delay", 1.0))))
 
     async def _sim_revoke(self, request: web.Request) -> web.Response:
         return await self._sim_call(self.cloud.revoke_tokens)
@@ -501,15 +440,3 @@ class HppSimulator:
     async def _sim_delete(self, request: web.Request) -> web.Response:
         b = await request.json()
         return await self._sim_call(lambda: self.cloud.delete_device(b["serial"]))
-
-    async def _sim_picture(self, request: web.Request) -> web.Response:
-        return web.Response(body=bodies.JPEG, content_type="image/jpeg")
-
-
-def _xml_fields(raw: bytes) -> dict[str, str]:
-    """Leaf elements of a small ISAPI request body by local name."""
-    try:
-        root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError:
-        return {}
-    return {el.tag.split("}")[-1]: (el.text or "").strip() for el in root.iter() if not list(el)}

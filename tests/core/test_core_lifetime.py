@@ -147,3 +147,26 @@ async def test_zone_flag_stays_on_while_any_condition_of_the_type_is_open():
     assert r.flags[-1] == ("z1", "io", True)
     r.life.report(ev("io", "inactive", key="2"))
     assert r.flags[-1] == ("z1", "io", False)
+
+
+async def test_a_device_end_returns_the_delivery_of_what_it_ended():
+    # HPP commits a batch only after the broker acked it: a restore must not look delivered early
+    pending: list[asyncio.Future[None]] = []
+
+    def publish(event: Event) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pending.append(fut)
+        return fut
+
+    life = EventLifetime(lambda t: "stateful", publish, lambda *a: None, quiet_time=60, pulse_hold=60)
+    life.report(ev("alarm", key="3"))
+    life.report(ev("alarm", key="4"))
+    end_one = life.report(ev("alarm", "inactive", key="3"))
+    end_all = life.report(ev("alarm", "inactive"))
+    assert not end_one.done()
+    pending[2].set_result(None)
+    await asyncio.sleep(0)
+    assert end_one.done() and not end_all.done()
+    pending[3].set_result(None)
+    await asyncio.wait_for(end_all, 5)
+    assert life.report(ev("alarm", "inactive")).done()  # nothing open: nothing to wait for

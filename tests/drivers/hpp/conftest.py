@@ -7,6 +7,7 @@ leave pending (broker outage) or resolve (broker ack), which is what consume-aft
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +24,16 @@ KEY = "hpp-key-3f1c9a7be0d24e55a1"
 AK = "A" * 10 + "1" * 22
 SK = "S" * 10 + "2" * 22
 SCHEMA = load_schema(HppDriver.schema_path)
+GUIDE = Path(__file__).parent / "guide"
+
+
+def guide_text(name: str) -> str:
+    """An example body of the vendor's guide (see guide/SOURCES.md for the section of each)."""
+    return (GUIDE / name).read_text(encoding="utf-8")
+
+
+def guide_json(name: str) -> Any:
+    return json.loads(guide_text(name))
 
 
 class FakeCtx:
@@ -39,6 +50,8 @@ class FakeCtx:
         self.zone_state: dict[str, dict[str, Any]] = {}
         self.added_zones: list[dict[str, Any]] = []
         self.info: DeviceInfo | None = None
+        self.progress: list[tuple[int, int | None, str]] = []
+        self.events_wanted = True
 
     def emit_event(self, event: Event) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -59,6 +72,9 @@ class FakeCtx:
     def set_device_info(self, info: DeviceInfo) -> None:
         self.info = info
 
+    def report_progress(self, done: int, total: int | None, what: str) -> None:
+        self.progress.append((done, total, what))
+
     async def add_zones(self, zones: list[dict[str, Any]]) -> list[str]:
         self.added_zones.extend(zones)
         return [z["id"] for z in zones]
@@ -78,7 +94,8 @@ def device_config(attrs: dict[str, Any], zones: dict[str, str] | None = None) ->
 @pytest.fixture
 def hpp() -> SimpleNamespace:
     """Shared constants and helpers (a fixture, because test dirs have no packages to import from)."""
-    return SimpleNamespace(KEY=KEY, AK=AK, SK=SK, FakeCtx=FakeCtx, device_config=device_config, SCHEMA=SCHEMA)
+    return SimpleNamespace(KEY=KEY, AK=AK, SK=SK, FakeCtx=FakeCtx, device_config=device_config, SCHEMA=SCHEMA,
+                           text=guide_text, json=guide_json)
 
 
 @pytest.fixture

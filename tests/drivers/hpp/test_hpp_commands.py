@@ -1,12 +1,16 @@
-"""Camera and alarm-panel commands, zone state, and the not_supported declarations."""
+"""Camera and alarm-panel commands over the transparent channel (guide 3.23, A.4, A.5), zone
+state, and the not_supported declarations (issue 11 items 5 and 8)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime as dt
+import json
+import re
 
 import pytest
+from gemhost_drivers.hpp import transparent
+from gemhost_drivers.hpp.client import Reply
+from gemhost_drivers.hpp.parsing import load_xml
 
 from gemhost.errors import DeviceError, InvalidArgs, NotSupported
 from gemhost.schema import mapping_validator
@@ -18,9 +22,9 @@ ZONES = {
     "panel": "Q20000001",
     "ground": "Q20000001:sub:1",
     "office": "Q20000001:sub:2",
-    "front-door": "Q20000001:zone:1",
-    "hall": "Q20000001:zone:2",
-    "smoke": "Q20000001:zone:3",
+    "front-door": "Q20000001:zone:0",
+    "hall": "Q20000001:zone:1",
+    "smoke": "Q20000001:zone:2",
     "gone": "Q88888888",
 }
 
@@ -47,89 +51,50 @@ async def run(driver, hpp, command: str, values: dict):
     return await driver.command(command, args(hpp, command, values), None)
 
 
+def last(sim, **match):
+    """The last transparent request the simulated cloud received that matches."""
+    return [r for r in sim.transparent_log if all(r[k] == v for k, v in match.items())][-1]
+
+
+def template_keys(text: str) -> set[str]:
+    """The keys of a guide JSON template (A.5.x, with comments and empty values)."""
+    return set(re.findall(r'"(\w+)"\s*:', re.sub(r"/\*.*?\*/", "", text, flags=re.S)))
+
+
 async def test_zone_state_after_connect(connected):
     _, ctx = connected
-    assert ctx.zone_state["nvr-ch1"] == {
-        "online": True,
-        "missing": False,
-        "source": "hpp",
-        "device_type": "encoding",
-        "model": "DS-7608NXI-K2",
-        "site": "s-1001",
-        "licence": False,
-    }
-    assert ctx.zone_state["ptz"]["licence"] is True
-    assert ctx.zone_state["ground"]["arming"] == "disarm" and ctx.zone_state["ground"]["armed"] is False
-    assert ctx.zone_state["smoke"] == {
-        **ctx.zone_state["smoke"],
-        "online": True,
-        "bypassed": False,
-        "fault": False,
-        "armed": False,
-        "alarm": False,
-        "subsystem": 1,
-    }
-    assert ctx.zone_state["panel"]["subsystems"] == {"1": "disarm", "2": "disarm"}
+    base = {"missing": False, "source": "hpp", "site": "s-1001", "subscribed": True}
+    assert ctx.zone_state["nvr-ch1"] == {**base, "online": True, "device_type": "nvr", "model": "DS-7608NXI-K2",
+                                         "firmware": "V5.7.0 build 231120"}
+    assert ctx.zone_state["ground"]["arming"] == "disarmed" and ctx.zone_state["ground"]["armed"] is False
+    assert ctx.zone_state["panel"]["subsystems"] == {"1": "disarmed", "2": "disarmed"}
+    front = ctx.zone_state["front-door"]
+    assert (front["online"], front["bypassed"], front["armed"], front["fault"], front["subsystem"]) == (
+        True, False, False, False, 1)
     assert ctx.zone_state["gone"] == {"online": False, "missing": True, "source": "hpp"}
+    assert not any("alarm" in state or "active" in state for state in ctx.zone_state.values())  # issue 9
 
 
 async def test_zone_state_follows_a_channel_going_offline(connected, sim):
+    """Item 3: channel state from device/camera/list ``status`` (3.22)."""
     driver, ctx = connected
     sim.cloud.devices["Q10000001"].channels[1].online = False
     await driver.poll()
-    assert ctx.zone_state["nvr-ch1"]["online"] is True and ctx.zone_state["nvr-ch2"]["online"] is False
+    assert ctx.zone_state["nvr-ch2"]["online"] is False and ctx.zone_state["nvr-ch1"]["online"] is True
 
 
-async def test_snapshot(connected, hpp):
+async def test_ptz_follows_a_5_15(connected, hpp, sim):
+    """A.4.6 PUT continuous with XML_Absolute_PTZData (A.5.15's elements and namespace)."""
     driver, _ = connected
-    result = await run(driver, hpp, "snapshot", {"address": "Q10000001:2"})
-    assert result["content_type"] == "image/jpeg"
-    picture = base64.b64decode(result["base64"])
-    assert picture[:2] == b"\xff\xd8" and picture[-2:] == b"\xff\xd9"
-
-
-async def test_snapshot_of_a_panel_is_not_supported(connected, hpp):
-    driver, _ = connected
-    with pytest.raises(NotSupported, match="alarm device"):
-        await run(driver, hpp, "snapshot", {"address": "Q20000001"})
-
-
-async def test_snapshot_of_an_offline_device(connected, hpp, sim):
-    driver, _ = connected
-    sim.cloud.devices["Q10000001"].online = False
-    with pytest.raises(DeviceError, match="offline"):
-        await run(driver, hpp, "snapshot", {"address": "Q10000001:1"})
-
-
-async def test_live_stream_without_licence_expires_in_5_minutes(connected, hpp):
-    driver, _ = connected
-    before = dt.datetime.now().astimezone()
-    result = await run(driver, hpp, "get_stream_url", {"address": "Q10000001:2"})
-    assert result["licence"] is False and result["limit_seconds"] == 300 and "/Q10000001/2?" in result["url"]
-    expires = dt.datetime.fromisoformat(result["expires_at"])
-    assert dt.timedelta(seconds=290) <= expires - before <= dt.timedelta(seconds=310)
-
-
-async def test_playback_with_licence_has_no_expiry(connected, hpp):
-    driver, _ = connected
-    result = await run(
-        driver,
-        hpp,
-        "get_stream_url",
-        {
-            "address": "Q10000002",
-            "type": "playback",
-            "start": "2026-11-29T08:00:00Z",
-            "end": "2026-11-29T09:00:00Z",
-        },
-    )
-    assert result["licence"] is True and result["expires_at"] is None and "type=playback" in result["url"]
-
-
-async def test_playback_needs_start_and_end(connected, hpp):
-    driver, _ = connected
-    with pytest.raises(InvalidArgs, match="start and end"):
-        await run(driver, hpp, "get_stream_url", {"address": "Q10000002", "type": "playback"})
+    await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": -40, "tilt": 25})
+    request = last(sim, serial="Q10000002")
+    assert (request["method"], request["uri"], request["content_type"]) == (
+        "PUT", "ISAPI/PTZCtrl/channels/1/continuous", "application/xml")
+    tag, body = load_xml(request["body"])
+    guide_tag, guide = load_xml(hpp.text("A.5.15_XML_Absolute_PTZData.xml"))
+    assert tag == guide_tag == "PTZData" and set(body) <= set(guide)
+    assert body == {"pan": "-40", "tilt": "25", "zoom": "0"}
+    assert b'xmlns="http://www.isapi.org/ver20/XMLSchema"' in request["body"]
 
 
 async def test_ptz_commands(connected, hpp, sim):
@@ -146,20 +111,19 @@ async def test_ptz_commands(connected, hpp, sim):
         {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0},  # ptz_stop
         {"channel": 1, "preset": 7},
     ]
+    assert last(sim, serial="Q10000002")["uri"] == "ISAPI/PTZCtrl/channels/1/presets/7/goto"  # A.4.9
     assert stopped["stopped"] is True and stopped["stop_after_ms"] is None
+    with pytest.raises(DeviceError, match="badParameters"):
+        await run(driver, hpp, "ptz_preset", {"address": "Q10000002", "preset": 99})
 
 
 async def test_ptz_duration_returns_at_once_and_stops_in_the_background(connected, hpp, sim):
     driver, _ = connected
     moves = sim.cloud.devices["Q10000002"].ptz
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     result = await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": 30, "tilt": 0, "duration": 100})
     assert result["stopped"] is False and result["stop_after_ms"] == 100
-    # answered with the stop still pending (the old code slept inside the command)
     assert moves == [{"channel": 1, "pan": 30, "tilt": 0, "zoom": 0}] and len(driver._timers) == 1
     await until(lambda: len(moves) == 2)
-    assert loop.time() - started >= 0.1
     assert moves[-1] == {"channel": 1, "pan": 0, "tilt": 0, "zoom": 0}
     assert driver._timers == {}
 
@@ -170,8 +134,8 @@ async def test_a_new_ptz_command_replaces_the_pending_stop(connected, hpp, sim):
     await run(driver, hpp, "ptz_zoom", {"address": "Q10000002:1", "zoom": 50, "duration": 60000})
     await run(driver, hpp, "ptz_zoom", {"address": "Q10000002:1", "zoom": -50, "duration": 30})
     await until(lambda: len(moves) == 3)
-    await asyncio.sleep(0.05)
-    assert [m["zoom"] for m in moves] == [50, -50, 0] and driver._timers == {}
+    await until(lambda: driver._timers == {})
+    assert [m["zoom"] for m in moves] == [50, -50, 0]
 
 
 async def test_close_cancels_pending_ptz_stops(connected, hpp, sim):
@@ -193,16 +157,148 @@ async def test_failed_background_stop_is_logged_not_raised(connected, hpp, sim, 
     assert driver._timers == {}
 
 
-async def test_camera_alarm_output(connected, hpp, sim):
+async def test_camera_alarm_output_follows_a_4_22(connected, hpp, sim):
+    """A.4.22 PUT IO/outputs/<ID>/trigger with XML_IOPortData (A.5.23)."""
     driver, _ = connected
     await run(driver, hpp, "alarm_output", {"address": "Q10000001", "output": 1, "state": "on"})
-    assert sim.cloud.devices["Q10000001"].outputs[1] is True
-    with pytest.raises(DeviceError, match="invalidID"):
+    assert sim.cloud.devices["Q10000001"].io_outputs[1] is True
+    request = last(sim, serial="Q10000001")
+    assert (request["method"], request["uri"]) == ("PUT", "ISAPI/System/IO/outputs/1/trigger")
+    assert load_xml(request["body"]) == ("IOPortData", {"outputState": "high"})
+    assert set(load_xml(hpp.text("A.5.23_XML_IOPortData.xml"))[1]) == {"outputState"}
+    with pytest.raises(DeviceError, match="badParameters"):
         await run(driver, hpp, "alarm_output", {"address": "Q10000001", "output": 5, "state": "on"})
 
 
-async def test_camera_arm_and_disarm_subscribe_in_the_cloud(connected, hpp, sim):
+async def test_panel_relay_follows_a_4_15(connected, hpp, sim):
+    """Item 8: POST control/outputs?format=json with JSON_OutputsCtrl (A.5.5), relays from 0."""
     driver, _ = connected
+    await run(driver, hpp, "alarm_output", {"address": "Q20000001", "output": 0, "state": "on"})
+    assert sim.cloud.devices["Q20000001"].relays == {0: True, 1: False}
+    request = last(sim, serial="Q20000001")
+    assert (request["method"], request["uri"]) == ("POST", "ISAPI/SecurityCP/control/outputs?format=json")
+    body = json.loads(request["body"])
+    assert body == {"OutputsCtrl": {"switch": "open", "List": [{"id": 0}]}}
+    assert template_keys(hpp.text("A.5.5_JSON_OutputsCtrl.txt")) == {"OutputsCtrl", "switch", "List", "id"}
+    await run(driver, hpp, "alarm_output", {"address": "Q20000001", "output": 0, "state": "off"})
+    assert sim.cloud.devices["Q20000001"].relays[0] is False
+
+
+async def test_bypass_and_recovery_follow_a_4_11_and_a_4_12(connected, hpp, sim):
+    """Item 8: PUT control/bypass and control/bypassRecover ?format=json with JSON_List_ID (A.5.3)."""
+    driver, ctx = connected
+    await run(driver, hpp, "bypass_zone", {"address": "Q20000001:zone:1"})
+    request = last(sim, serial="Q20000001", method="PUT")
+    assert request["uri"] == "ISAPI/SecurityCP/control/bypass?format=json"
+    assert json.loads(request["body"]) == {"List": [{"id": 1}]}
+    assert template_keys(hpp.text("A.5.3_JSON_List_ID.txt")) == {"List", "id"}
+    assert sim.cloud.devices["Q20000001"].zones[1].bypassed is True and ctx.zone_state["hall"]["bypassed"] is True
+    await run(driver, hpp, "restore_bypass", {"address": "Q20000001:zone:1"})
+    assert last(sim, serial="Q20000001", method="PUT")["uri"] == "ISAPI/SecurityCP/control/bypassRecover?format=json"
+    assert sim.cloud.devices["Q20000001"].zones[1].bypassed is False and ctx.zone_state["hall"]["bypassed"] is False
+    with pytest.raises(InvalidArgs, match="SERIAL:zone:N"):
+        await run(driver, hpp, "bypass_zone", {"address": "Q20000001:sub:1"})
+
+
+@pytest.mark.parametrize(("command", "arming"), [("arm_away", "away"), ("arm_stay", "stay")])
+async def test_panel_arming_and_disarm_follow_a_4_10_and_a_4_14(connected, hpp, sim, command, arming):
+    driver, ctx = connected
+    result = await run(driver, hpp, command, {"address": "Q20000001:sub:1"})
+    assert last(sim, serial="Q20000001", method="PUT")["uri"] == (
+        f"ISAPI/SecurityCP/control/arm/1?ways={arming}&format=json")
+    assert result["status"]["subsystems"] == {"1": arming, "2": "disarm"}
+    assert ctx.zone_state["ground"]["arming"] == arming and ctx.zone_state["ground"]["armed"] is True
+    assert ctx.zone_state["hall"]["armed"] is (arming != "stay")  # interior zone stays off in stay mode
+    await run(driver, hpp, "disarm", {"address": "Q20000001:sub:1"})
+    assert last(sim, serial="Q20000001", method="PUT")["uri"] == "ISAPI/SecurityCP/control/disarm/1?format=json"
+    assert sim.cloud.devices["Q20000001"].partitions[1].arming == "disarm"
+    assert ctx.zone_state["ground"]["arming"] == "disarmed" and ctx.zone_state["ground"]["armed"] is False
+
+
+async def test_panel_address_arms_every_partition(connected, hpp, sim):
+    driver, _ = connected
+    result = await run(driver, hpp, "arm_away", {"address": "Q20000001"})
+    assert result["subsystems"] == [1, 2]
+    await run(driver, hpp, "disarm", {"address": "Q20000001"})
+    assert {p.arming for p in sim.cloud.devices["Q20000001"].partitions.values()} == {"disarm"}
+
+
+async def test_a_device_refusal_names_the_a6_sub_status_and_the_device_code(connected, hpp, sim):
+    """Item 8: X-DeviceCode and the ResponseStatus (A.5.8, A.6) go into the error message."""
+    driver, _ = connected
+    sim.cloud.devices["Q20000001"].zones[0].fault = True
+    with pytest.raises(DeviceError) as caught:
+        await run(driver, hpp, "arm_away", {"address": "Q20000001:sub:1"})
+    message = str(caught.value)
+    assert "Q20000001 refused PUT /ISAPI/SecurityCP/control/arm/1" in message
+    assert "zoneFault (The zone is in fault status.)" in message and "X-DeviceCode 0x4000800E" in message
+    await run(driver, hpp, "bypass_zone", {"address": "Q20000001:zone:0"})
+    await run(driver, hpp, "arm_away", {"address": "Q20000001:sub:1"})
+
+
+async def test_an_offline_device_is_reported_from_the_x_error_code_header(connected, hpp, sim):
+    driver, _ = connected
+    sim.cloud.devices["Q20000001"].online = False
+    with pytest.raises(DeviceError, match=r"X-ErrorCode EVZ20007 \(The device is offline\.\)"):
+        await run(driver, hpp, "clear_alarm", {"address": "Q20000001:sub:1"})
+
+
+def test_judge_reads_every_header_and_both_status_formats():
+    ok = Reply(200, "application/json", b'{"statusCode": 1, "statusString": "OK", "subStatusCode": "ok"}', "0", "", "")
+    transparent.judge(ok, "Q1", "x")
+    xml = (b'<ResponseStatus xmlns="http://www.std-cgi.org/ver20/XMLSchema"><statusCode>4</statusCode>'
+           b"<subStatusCode>notSupport</subStatusCode></ResponseStatus>")
+    with pytest.raises(NotSupported, match=r"Invalid Operation: notSupport \(Not supported\.\)"):
+        transparent.judge(Reply(200, "application/xml", xml, "0", "", ""), "Q1", "x")
+    with pytest.raises(NotSupported, match="EVZ20015"):
+        transparent.judge(Reply(200, "text/plain", b"", "EVZ20015", "EVZ20015", ""), "Q1", "x")
+    with pytest.raises(DeviceError, match="HTTP 502"):
+        transparent.judge(Reply(502, "text/html", b"<html/>", "", "", ""), "Q1", "x")
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "listed"),
+    [
+        ("PUT", "ISAPI/SecurityCP/control/arm/1?ways=away&format=json", True),
+        ("PUT", "ISAPI/SecurityCP/control/arm/1?ways=instant&format=json", False),
+        ("PUT", "ISAPI/SecurityCP/control/bypass/3?format=json", False),
+        ("PUT", "ISAPI/SecurityCP/control/bypass?format=json", True),
+        ("PUT", "ISAPI/SecurityCP/control/outputs/1?format=json", False),
+        ("POST", "ISAPI/SecurityCP/control/outputs?format=json", True),
+        ("PUT", "ISAPI/SecurityCP/control/siren/1?format=json", False),
+        ("GET", "ISAPI/Streaming/channels/101/picture", False),
+        ("GET", "ISAPI/System/IO/outputs", True),
+        ("PUT", "ISAPI/System/IO/outputs", False),
+    ],
+)
+def test_only_the_uris_of_a4_are_listed(method, uri, listed):
+    assert transparent.listed(method, uri) is listed
+
+
+async def test_the_driver_never_sends_a_uri_the_guide_does_not_list(connected, sim):
+    driver, _ = connected
+    with pytest.raises(NotSupported, match="not among the ISAPI URIs of guide A.4"):
+        await driver.isapi("Q10000001", "GET", "ISAPI/Streaming/channels/101/picture")
+    assert not any("Streaming" in r["uri"] for r in sim.transparent_log)
+
+
+async def test_list_recordings_follows_3_52(connected, hpp):
+    driver, _ = connected
+    result = await run(driver, hpp, "list_recordings", {"address": "Q10000001:2", "start": "2024-05-01T10:00:00+00:00",
+                                                        "end": "2024-05-01T12:30:00+00:00", "source": "local"})
+    assert result["address"] == "Q10000001:2" and len(result["recordings"]) == 3
+    first = result["recordings"][0]
+    assert first["start"].startswith("2024-05-01") and first["type"] == "alarm" and first["source"] == "local"
+    assert first["encrypted"] is False
+    with pytest.raises(InvalidArgs, match="before start"):
+        await run(driver, hpp, "list_recordings", {"address": "Q10000001", "start": "2024-05-02T00:00:00",
+                                                   "end": "2024-05-01T00:00:00"})
+    with pytest.raises(NotSupported, match="alarm_host"):
+        await run(driver, hpp, "list_recordings", {"address": "Q20000001"})
+
+
+async def test_camera_arm_and_disarm_subscribe_in_the_cloud(connected, hpp, sim):
+    driver, ctx = connected
     assert (await run(driver, hpp, "disarm", {"address": "Q10000001:1"}))["subscribed"] is False
     assert sim.cloud.devices["Q10000001"].subscribed is False
     sim.event("Q10000001", "VMD")
@@ -212,109 +308,40 @@ async def test_camera_arm_and_disarm_subscribe_in_the_cloud(connected, hpp, sim)
     assert len(sim.cloud.queue) == 1
 
 
-@pytest.mark.parametrize(
-    ("command", "arming"), [("arm_away", "away"), ("arm_stay", "stay"), ("arm_instant", "instant")]
-)
-async def test_panel_arming_modes_and_disarm(connected, hpp, sim, command, arming):
-    driver, ctx = connected
-    result = await run(driver, hpp, command, {"address": "Q20000001:sub:1"})
-    assert result["status"]["subsystems"] == {"1": arming, "2": "disarm"}
-    assert ctx.zone_state["ground"]["arming"] == arming and ctx.zone_state["ground"]["armed"] is True
-    assert ctx.zone_state["hall"]["armed"] is (arming != "stay")  # interior zone stays off in stay mode
-    await run(driver, hpp, "disarm", {"address": "Q20000001:sub:1"})
-    assert sim.cloud.devices["Q20000001"].subsystems[1].arming == "disarm"
-    assert ctx.zone_state["ground"]["armed"] is False
-
-
-async def test_panel_address_arms_every_subsystem(connected, hpp, sim):
-    driver, _ = connected
-    result = await run(driver, hpp, "arm_away", {"address": "Q20000001"})
-    assert result["subsystems"] == [1, 2]
-    await run(driver, hpp, "disarm", {"address": "Q20000001"})
-    assert {s.arming for s in sim.cloud.devices["Q20000001"].subsystems.values()} == {"disarm"}
-
-
-async def test_arming_with_a_zone_fault_is_refused(connected, hpp, sim):
-    driver, _ = connected
-    sim.cloud.devices["Q20000001"].zones[1].fault = True
-    with pytest.raises(DeviceError, match="zone fault: Front door"):
-        await run(driver, hpp, "arm_away", {"address": "Q20000001:sub:1"})
-    await run(driver, hpp, "bypass_zone", {"address": "Q20000001:zone:1"})
-    await run(driver, hpp, "arm_away", {"address": "Q20000001:sub:1"})
-
-
-async def test_bypass_and_restore(connected, hpp, sim):
-    driver, ctx = connected
-    await run(driver, hpp, "bypass_zone", {"address": "Q20000001:zone:2"})
-    assert (
-        sim.cloud.devices["Q20000001"].zones[2].bypassed is True
-        and ctx.zone_state["hall"]["bypassed"] is True
-    )
-    await run(driver, hpp, "restore_bypass", {"address": "Q20000001:zone:2"})
-    assert (
-        sim.cloud.devices["Q20000001"].zones[2].bypassed is False
-        and ctx.zone_state["hall"]["bypassed"] is False
-    )
-    with pytest.raises(InvalidArgs, match="SERIAL:zone:N"):
-        await run(driver, hpp, "bypass_zone", {"address": "Q20000001:sub:1"})
-
-
-async def test_fire_alarm_and_clear(connected, hpp, sim):
-    driver, ctx = connected
-    assert sim.intrusion("Q20000001", 3, fire=True)
-    await driver.poll()
-    assert ctx.zone_state["smoke"]["alarm"] is True and ctx.zone_state["ground"]["alarm"] is True
-    await run(driver, hpp, "clear_alarm", {"address": "Q20000001:sub:1"})
-    assert ctx.zone_state["smoke"]["alarm"] is False and ctx.zone_state["ground"]["alarm"] is False
-    assert sim.cloud.devices["Q20000001"].subsystems[1].fire is False
-
-
-async def test_panel_outputs_siren_lock_trigger(connected, hpp, sim):
-    driver, _ = connected
-    panel = sim.cloud.devices["Q20000001"]
-    await run(driver, hpp, "alarm_output", {"address": "Q20000001", "output": 2, "state": "on"})
-    await run(driver, hpp, "siren", {"address": "Q20000001", "state": "on"})
-    await run(driver, hpp, "lock", {"address": "Q20000001", "action": "open"})
-    await run(driver, hpp, "trigger", {"address": "Q20000001", "trigger": 1, "state": "on"})
-    assert (panel.outputs[2], panel.sirens[1], panel.locks[1], panel.triggers[1]) == (
-        True,
-        True,
-        "open",
-        True,
-    )
-    await run(driver, hpp, "siren", {"address": "Q20000001", "state": "off"})
-    assert panel.sirens[1] is False
-    with pytest.raises(DeviceError, match="no siren 4"):
-        await run(driver, hpp, "siren", {"address": "Q20000001", "siren": 4, "state": "on"})
-
-
 async def test_panel_commands_on_a_camera_are_not_supported(connected, hpp):
     driver, _ = connected
-    with pytest.raises(NotSupported, match="encoding device"):
-        await run(driver, hpp, "siren", {"address": "Q10000001", "state": "on"})
+    with pytest.raises(NotSupported, match="nvr device"):
+        await run(driver, hpp, "arm_away", {"address": "Q10000001"})
 
 
 async def test_address_outside_the_account(connected, hpp):
     driver, _ = connected
     with pytest.raises(DeviceError, match="not in this HPP account"):
-        await run(driver, hpp, "snapshot", {"address": "Q88888888"})
+        await run(driver, hpp, "ptz_stop", {"address": "Q88888888"})
 
 
-UNSUPPORTED = [
-    "reset_password",
-    "n_plus_one",
-    "configure_line_crossing",
-    "configure_intrusion",
-    "search_by_image",
-    "face_import",
-    "face_export",
-    "broadcast",
-    "two_way_audio",
-    "reverse_playback",
-    "download_video",
-    "remote_configuration",
-    "time_sync",
-]
+def test_streams_are_declared_unsupported_with_the_reason(hpp):
+    """Item 5: no invented video endpoint; describe says what gemhost can and cannot give."""
+    for name in ("get_stream_url", "snapshot", "reverse_playback", "download_video", "two_way_audio"):
+        spec = hpp.SCHEMA.commands[name]
+        assert spec.supported is False
+    assert "HPNetSDK (guide 2.7)" in hpp.SCHEMA.commands["get_stream_url"].reason
+    assert "5 minutes" in hpp.SCHEMA.commands["get_stream_url"].reason
+    assert "A.4" in hpp.SCHEMA.commands["snapshot"].reason
+    streams = {row["what"]: row["gemhost"] for row in hpp.SCHEMA.tables["Streams over Hik-Partner Pro"]}
+    assert streams["Live view URL"] == "no" and streams["List of recordings"] == "yes"
+
+
+@pytest.mark.parametrize("command", ["arm_instant", "siren", "lock", "trigger"])
+def test_panel_functions_outside_a4_are_not_supported(hpp, command):
+    spec = hpp.SCHEMA.commands[command]
+    assert spec.supported is False and "A.4" in spec.reason
+
+
+UNSUPPORTED = ["reset_password", "n_plus_one", "configure_line_crossing", "configure_intrusion", "search_by_image",
+               "face_import", "face_export", "broadcast", "two_way_audio", "reverse_playback", "download_video",
+               "remote_configuration", "time_sync", "snapshot", "get_stream_url", "arm_instant", "siren", "lock",
+               "trigger"]
 
 
 @pytest.mark.parametrize("command", UNSUPPORTED)
@@ -333,12 +360,14 @@ def test_every_supported_command_has_a_handler(hpp):
         assert (command.supported and hasattr(HppDriver, f"cmd_{name}")) or (
             not command.supported and not hasattr(HppDriver, f"cmd_{name}")
         ), name
+    assert sorted(n for n, c in hpp.SCHEMA.commands.items() if not c.supported) == sorted(UNSUPPORTED)
 
 
 def test_schema_tables_are_printable(hpp):
     tables = hpp.SCHEMA.tables
-    assert set(tables) == {"Encoding device functions", "Alarm device functions", "Event types"}
-    assert len(tables["Event types"]) == 17
+    assert set(tables) == {"Streams over Hik-Partner Pro", "Encoding device functions", "Alarm device functions",
+                           "Event types (guide A.3)"}
+    assert len(tables["Event types (guide A.3)"]) == 22
     for rows in tables.values():
         for row in rows:
             assert all(isinstance(v, str) for v in row.values())

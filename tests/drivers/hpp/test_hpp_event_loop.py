@@ -1,8 +1,13 @@
-"""The event pull loop: receive_events switch, commit only after the broker's ack, no duplicates."""
+"""The event pull loop (guide 2.5, 3.34, 3.35): the receive_events switch, commit only after the
+broker's ack, no duplicates, panel state from CID reports, and a bad message costing only itself
+(issue 11 items 9 and 10, issue 9)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
+import logging
 
 import pytest
 
@@ -15,7 +20,8 @@ ZONES = {
     "ptz": "Q10000002:1",
     "panel": "Q20000001",
     "ground": "Q20000001:sub:1",
-    "front-door": "Q20000001:zone:1",
+    "front-door": "Q20000001:zone:0",
+    "hall": "Q20000001:zone:1",
 }
 
 
@@ -60,7 +66,7 @@ async def test_unacked_batch_is_not_consumed_and_is_redelivered(make_driver, sim
     pull.cancel()  # host stops (or crashes) during the broker outage
     with pytest.raises(asyncio.CancelledError):
         await pull
-    assert [m["msgId"] for m in sim.cloud.queue] == ids
+    assert [m["messageId"] for m in sim.cloud.queue] == ids
 
     second, ctx2 = make_driver(ZONES)  # restart: same state directory, broker back
     await second.connect()
@@ -152,23 +158,118 @@ async def test_device_online_offline_and_deleted_drive_zone_state(make_driver, s
     assert [e.type for e in ctx.events] == ["device_offline", "device_online", "device_deleted"]
 
 
-async def test_armed_panel_intrusion_arrives_as_cid_alarm_with_pictures(make_driver, sim, hpp):
+async def test_armed_panel_intrusion_is_an_alarm_updated_by_its_linkage(make_driver, sim, hpp):
+    """Issue 9: arming is state (arming pulse), the CID alarm active, its Linkage an update of it."""
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     arm_args = mapping_validator(hpp.SCHEMA.commands["arm_away"].args)({"address": "Q20000001:sub:1"})
     await driver.command("arm_away", arm_args, None)
-    assert sim.intrusion("Q20000001", 1) is not None
+    alarm_id = sim.intrusion("Q20000001", 0)
+    assert alarm_id is not None
     await driver.pull_once()
-    arming, alarm = ctx.events
-    assert arming.type == "alarm" and arming.data["arming"] == "armed" and arming.zone == "ground"
-    assert alarm.type == "alarm" and alarm.zone == "front-door" and alarm.data["cid_code"] == 130
-    assert alarm.data["cid_description"] == "burglary" and alarm.data["name"] == "Front door"
-    assert len(alarm.data["pictures"]) == 2 and alarm.data["pictures"][0]["serial"] == "Q10000001"
+    arming, alarm, linkage = ctx.events
+    assert (arming.type, arming.state, arming.zone, arming.data["arming"]) == ("arming", "pulse", "ground", "away")
+    assert (alarm.type, alarm.state, alarm.zone, alarm.id) == ("alarm", "active", "front-door", alarm_id)
+    assert alarm.data["cid_code"] == 130 and alarm.data["cid_description"] == "burglary"
+    assert alarm.data["zone_name"] == "Front door" and alarm.data["zone_v30"] == 1
+    assert (linkage.state, linkage.refers_to, linkage.zone, linkage.type) == ("update", alarm_id, "front-door",
+                                                                              "alarm")
+    assert len(linkage.data["pictures"]) == 2 and "fileId=" in linkage.data["pictures"][0]["url"]
+    assert ctx.zone_state["ground"]["arming"] == "away" and ctx.zone_state["panel"]["subsystems"]["1"] == "away"
+    sim.cloud.restore_zone("Q20000001", 0)
+    await driver.pull_once()
+    restore = ctx.events[-1]
+    assert (restore.type, restore.state, restore.zone, restore.key) == ("alarm", "inactive", "front-door", "0")
     assert not sim.cloud.queue
 
 
+async def test_cid_arming_and_bypass_reports_update_zone_state(make_driver, sim):
+    """Issue 9: arming/disarming and bypass from the panel itself (not our commands) are state."""
+    driver, ctx = make_driver(ZONES)
+    await driver.connect()
+    sim.cloud.arm("Q20000001", 1, "stay")  # e.g. from a keypad
+    sim.cloud.bypass("Q20000001", 1, True)
+    await driver.pull_once()
+    assert ctx.zone_state["ground"]["arming"] == "stay" and ctx.zone_state["ground"]["armed"] is True
+    assert ctx.zone_state["hall"]["bypassed"] is True
+    sim.cloud.disarm("Q20000001", 1)
+    sim.cloud.bypass("Q20000001", 1, False)
+    await driver.pull_once()
+    assert ctx.zone_state["ground"]["arming"] == "disarmed" and ctx.zone_state["hall"]["bypassed"] is False
+    assert [e.type for e in ctx.events] == ["arming", "bypass", "arming", "bypass"]
+    assert all(e.type != "alarm" and e.state == "pulse" for e in ctx.events)
+
+
+async def test_event_time_is_the_devices_trigger_time_in_its_time_zone(make_driver, sim):
+    """Item 7: triggerTime (device local, A.2 zone 182 = UTC+8) is the event time, not "now"."""
+    driver, ctx = make_driver(ZONES)
+    await driver.connect()
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    sim.event("Q10000001", "VMD")
+    await driver.pull_once()
+    (event,) = ctx.events
+    assert event.time.utcoffset() == dt.timedelta(hours=8)
+    assert before <= event.time <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+
+
+async def test_isapi_files_pictures_get_a_download_url(make_driver, sim):
+    """Guide 2.5 note 1 and 3.36: ISAPI_FILES paths are turned into URLs before publishing."""
+    driver, ctx = make_driver(ZONES)
+    await driver.connect()
+    path = "ISAPI_FILES/C94115305_6/20210809105618274-C94115305-6-10000-2$encrypt=2,2021-08-09T12:54:25,fd9b7f16"
+    body = {"deviceSerial": "Q20000001", "triggerTime": "2025-01-01T00:00:00", "eventType": "Linkage",
+            "eventDescription": "Linkage alarm", "pictureList": [{"id": "p1", "url": path}], "relationId": "r-9"}
+    sim.cloud.enqueue_raw({"deviceSerial": "Q20000001", "formatType": "JSON", "alarmData": json.dumps(body)})
+    await driver.pull_once()
+    picture = ctx.events[0].data["pictures"][0]
+    assert picture["path"] == path and picture["url"].startswith(sim.area_url + "/v3/alarms/pic/get?fileId=")
+    assert picture["encrypted"] is True
+
+
+async def test_an_unparseable_message_is_published_raw_and_never_blocks_the_queue(make_driver, sim, caplog):
+    """Item 10: 5,000 nested levels (RecursionError before) -> one `unparsed` event; batch committed."""
+    driver, ctx = make_driver(ZONES)
+    await driver.connect()
+    deep = "<EventNotificationAlert>" + "<a>" * 5000 + "x" + "</a>" * 5000 + "</EventNotificationAlert>"
+    before = sim.event("Q10000001", "VMD")
+    bad = sim.cloud.enqueue_raw({"deviceSerial": "Q10000001", "formatType": "XML", "alarmData": deep})
+    after = sim.event("Q10000001", "IO")
+    task = asyncio.create_task(driver.run_events())
+    try:
+        await until(lambda: len(ctx.events) == 3 and not sim.cloud.queue)
+        later = sim.event("Q10000001", "linedetection", channel=2)
+        await until(lambda: len(ctx.events) == 4)
+    finally:
+        task.cancel()
+    assert [e.id for e in ctx.events] == [before, bad, after, later]
+    unparsed = ctx.events[1]
+    assert unparsed.type == "unparsed" and unparsed.zone is None and unparsed.data["raw_length"] == len(deep)
+    assert "nested deeper" in unparsed.data["error"] and unparsed.data["raw"] == deep[:2000]
+    assert sim.cloud.counters["commits"] >= 2
+    assert f"HPP message {bad} could not be parsed" in caplog.text
+
+
+async def test_another_consumer_with_the_same_credentials_gets_lap068001(make_driver, sim, caplog):
+    """Item 9: LAP068001 is "Other user is in search progress", not "not subscribed"; back off."""
+    caplog.set_level(logging.WARNING)
+    sim.cloud.long_poll = 0.5
+    first, _ = make_driver(ZONES)
+    second, _ = make_driver(ZONES, state_dir=first.ctx.state_dir.parent / "second")
+    await first.connect()
+    await second.connect()
+    holder = asyncio.create_task(first.pull_once())
+    await until(lambda: sim.cloud.pulling)
+    task = asyncio.create_task(second.run_events())
+    try:
+        await until(lambda: "another client is pulling this account's queue" in caplog.text)
+    finally:
+        task.cancel()
+        holder.cancel()
+    assert sim.cloud.counters["busy_refusals"] >= 1
+
+
 async def test_disarmed_panel_does_not_alarm_on_intrusion(make_driver, sim):
-    assert sim.intrusion("Q20000001", 1) is None
+    assert sim.intrusion("Q20000001", 0) is None
     assert not sim.cloud.queue
 
 
