@@ -95,6 +95,7 @@ class EmbeddedBroker:
         }
 
     async def start(self) -> None:
+        _told.clear()  # a new broker explains a refused client again
         broker = _OwnSubscriptionsBroker(self._config())
         try:
             await broker.start()
