@@ -4,7 +4,7 @@ Consumers that build a user interface from gemhost (Home Assistant discovery fir
 know every sensor, switch and panel of a zone when the host starts, not when an event first
 turns up: an entity that appears on its first alarm and vanishes after a restart is useless. So
 each driver's schema declares, per **zone kind**, what that kind of zone can do (the
-``capabilities:`` section, docs/writing-a-driver.md and docs/mqtt.md "Home Assistant"):
+``capabilities:`` section; its entities are the table in docs/mqtt.md, "Home Assistant"):
 
 .. code-block:: yaml
 
