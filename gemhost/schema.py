@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import voluptuous as vol
 import yaml
 
+from gemhost.capabilities import Capabilities, CapabilityError
+from gemhost.capabilities import parse as parse_capabilities
 from gemhost.model import Secret
 
 TYPES = ("string", "int", "float", "bool", "enum", "url", "host", "path", "list")
@@ -142,6 +144,8 @@ class DriverSchema:
     """Kind of a type the schema does not list: pulse, so an undeclared type can never stay on."""
     views: dict[str, type] = field(default_factory=dict, repr=False, compare=False)
     """The typed attribute view classes, made once (see gemhost/attributes.py)."""
+    capabilities: Capabilities | None = None
+    """What each kind of zone offers (gemhost/capabilities.py); None: the driver declares none."""
 
     def event_kind(self, event_type: str) -> str:
         declared = self.events.get(event_type)
@@ -161,6 +165,7 @@ class DriverSchema:
             "commands": [c.as_dict() for c in self.commands.values()],
             "events": [e.as_dict() for e in self.events.values()],
             "event_default_kind": self.event_default_kind,
+            "capabilities": self.capabilities.as_dict() if self.capabilities else {},
             "tables": self.tables,
         }
 
@@ -178,7 +183,7 @@ def load_schema(path: Path) -> DriverSchema:
         raise SchemaError(f"{path}: expected a mapping with a 'driver' key")
     where = path.name
     unknown = set(raw) - {"driver", "title", "description", "zone_key", "device", "zone",
-                          "commands", "tables", "events", "event_default_kind"}
+                          "commands", "tables", "events", "event_default_kind", "capabilities"}
     if unknown:
         raise SchemaError(f"{where}: unknown top-level keys {sorted(unknown)}")
     schema = DriverSchema(
@@ -200,6 +205,11 @@ def load_schema(path: Path) -> DriverSchema:
     if schema.zone_key and schema.zone_key not in schema.zone:
         raise SchemaError(f"{where}: zone_key {schema.zone_key!r} is not a zone attribute")
     _add_core_attributes(schema.device, where)
+    if raw.get("capabilities") is not None:
+        try:
+            schema.capabilities = parse_capabilities(raw["capabilities"], schema.commands, f"{where} capabilities")
+        except CapabilityError as exc:
+            raise SchemaError(str(exc)) from None
     return schema
 
 

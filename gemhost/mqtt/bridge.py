@@ -36,6 +36,7 @@ from gemhost.mqtt.commands import CommandRunner
 from gemhost.mqtt.connection import parse_broker, tls_arguments
 from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
 from gemhost.mqtt.topics import HOST, Topics
+from gemhost.statedir import device_state_dir
 
 STOP_DRAIN_SECONDS = 2.0
 """How long a stopping bridge waits for queued events to be acknowledged."""
@@ -73,7 +74,8 @@ class MqttBridge:
         self.queue = OfflineQueue(int(getattr(self.cfg, "queue_size", 10000) or 10000))
         self.max_payload = int(getattr(self.cfg, "max_payload", 65536) or 65536)
         self.discovery_on = bool(getattr(self.cfg, "discovery", False))
-        self.commands = CommandRunner(host, max_payload=self.max_payload, on_result=self._command_result)
+        self.commands = CommandRunner(host, max_payload=self.max_payload, on_result=self._command_result,
+                                      router=self._route_action)
         self.broker: EmbeddedBroker | None = None
         self.protocol: aiomqtt.ProtocolVersion | None = None
         self.connected = asyncio.Event()
@@ -86,8 +88,10 @@ class MqttBridge:
         self._tasks: list[asyncio.Task[Any]] = []
         self._unsubscribe: Any = None
         self._zones_published: dict[str, set[str]] = {}
-        self._discovery_components: dict[str, dict[str, str]] = {}
-        self._discovery_types: dict[str, tuple] = {}
+        site_path = getattr(host, "site_path", None)
+        self.discovery = discovery.Discovery(
+            topics=self.topics, site_id=self.site_id, version=str(getattr(host, "version", "")),
+            state_dir=(lambda device: device_state_dir(site_path, device)) if site_path else None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -362,24 +366,31 @@ class MqttBridge:
                 self._publish_discovery(message.device)
         elif isinstance(message, busmod.ZoneStateChanged):
             self._retain_zone(message.device, message.zone, message.state)
-            if self.discovery_on:
-                types = tuple(discovery.zone_event_types(message.state))
-                key = f"{message.device}/{message.zone}"
-                if self._discovery_types.get(key) != types:
-                    self._publish_discovery(message.device)
+            runner = self.host.runners.get(message.device)
+            schema = self.host.schemas.get(runner.config.driver) if runner else None
+            # entities follow declared capabilities; a zone state changes them only when it
+            # brings a new fact (the event types the device reported, a detector type)
+            if self.discovery_on and self.discovery.observe(message.device, schema, message.zone, message.state):
+                self._publish_discovery(message.device)
         elif isinstance(message, busmod.SiteApplied):
             self._site_applied(message)
 
     def _site_applied(self, message: busmod.SiteApplied) -> None:
+        # Discovery first: Home Assistant must drop an entity before its state topic is
+        # cleared, or it renders the entity's template on the empty payload.
+        for device in message.removed_devices:
+            if self.discovery_on or self.discovery.announced(device):
+                self._retain(self.topics.discovery(self.site_id, device), CLEAR)
+                self.discovery.forget(device)
+        trimmed = list(dict.fromkeys(d for d, _zone in message.removed_zones)) if self.discovery_on else []
+        for device in trimmed:
+            self._publish_discovery(device)
         for device in message.removed_devices:
             self._retain(self.topics.availability(device), CLEAR)
             self._retain(self.topics.device_state(device), CLEAR)
             for zone in self._zones_published.pop(device, set()):
                 self._retain(self.topics.zone_state(device, zone), CLEAR)
                 self._retain(self.topics.snapshot(device, zone), CLEAR)
-            if self.discovery_on or device in self._discovery_components:
-                self._retain(self.topics.discovery(self.site_id, device), CLEAR)
-                self._discovery_components.pop(device, None)
         for device, zone in message.removed_zones:
             self._zones_published.get(device, set()).discard(zone)
             self._retain(self.topics.zone_state(device, zone), CLEAR)
@@ -391,7 +402,7 @@ class MqttBridge:
             self._retain_device(device, runner.state)
             for zone, state in list(runner.zone_states.items()):
                 self._retain_zone(device, zone, state)
-            if self.discovery_on:
+            if self.discovery_on and device not in trimmed:  # again would move it behind the clears
                 self._publish_discovery(device)
         self._retain(self.topics.host_state, _json(self._host_state()))
 
@@ -405,25 +416,14 @@ class MqttBridge:
         runner = self.host.runners.get(device)
         if runner is None:
             return
-        cfg = runner.config
-        schema = self.host.schemas.get(cfg.driver)
-        commands = getattr(schema, "commands", {}) or {}
-        snapshot = "snapshot" if "snapshot" in commands else None
-        zones = []
-        for zid, zone in cfg.zones.items():
-            state = runner.zone_states.get(zid, {})
-            self._discovery_types[f"{device}/{zid}"] = tuple(discovery.zone_event_types(state))
-            zones.append({"id": zid, "name": zone.name, "state": state, "attributes": zone.attributes})
-        area = cfg.area
-        config = discovery.device_config(
-            topics=self.topics, site_id=self.site_id, device=device, name=cfg.name, driver=cfg.driver,
-            info=runner.state.info.as_dict(), area=area, zones=zones,
-            version=str(getattr(self.host, "version", "")), snapshot_command=snapshot,
-            removed_components=self._discovery_components.get(device))
-        # Remember every component ever announced: a removal stub must survive the
-        # coalescing of retained updates, so it is repeated in every later config.
-        self._discovery_components.setdefault(device, {}).update(discovery.component_platforms(config))
-        self._retain(self.topics.discovery(self.site_id, device), _json(config))
+        schema = self.host.schemas.get(runner.config.driver)
+        if schema is None:
+            return
+        # every component ever announced is repeated as a removal stub in every later config:
+        # a stub must survive the coalescing of retained updates
+        config = self.discovery.config(runner.config, schema, runner.state.info.as_dict())
+        if config is not None:
+            self._retain(self.topics.discovery(self.site_id, device), _json(config))
 
     # ------------------------------------------------------------------ incoming
 
@@ -458,6 +458,12 @@ class MqttBridge:
             await live.publish(reply_topic, body, qos=1, retain=False, properties=reply_props)
 
         self.commands.submit(parsed.target, parsed.command, payload, send)
+
+    def _route_action(self, target: str, args: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        """The core ``action`` command (an alarm panel's ARM_AWAY, a bypass switch) -> the
+        driver command the zone's capabilities name for it."""
+        runner = self.host.runners[target]
+        return self.discovery.route(runner.config, self.host.schemas[runner.config.driver], args)
 
     def _command_result(self, target: str, command: str, args: dict[str, Any] | None, result: Any) -> None:
         """Feed binary zone results (snapshots) to the zone's snapshot topic, which Home

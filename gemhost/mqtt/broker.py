@@ -3,11 +3,19 @@
 It exists so ``gemhost run site.yaml`` works on a bare machine and ``mosquitto_sub`` can
 watch it. It only ever binds loopback by default: an open broker on the LAN would let
 anyone drive the cameras.
+
+It speaks MQTT 3.1.1 only. No maintained pure-Python broker speaks MQTT 5 today: amqtt 0.12.1
+(the current release) refuses protocol level 5 with CONNACK "unacceptable protocol version"
+(its MQTT 5 work is open, Yakifo/amqtt issue 174); moat-lib-mqtt speaks only MQTT 5 and calls its
+broker fit "only in very lightweight scenarios"; iotcore is a Rust broker. Home Assistant's MQTT
+setup defaults to MQTT 5, so a refused MQTT 5 client gets one clear log line saying to choose
+3.1.1 (docs/mqtt.md, "Home Assistant").
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from amqtt.broker import Broker
@@ -26,6 +34,32 @@ def _not_startup_traceback(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("amqtt.broker").addFilter(_not_startup_traceback)
+
+_REFUSED_PROTOCOL = re.compile(
+    r"Failed to initialize client session: Invalid protocol from \(client @=(.+?)(?::\d+)?\): (\d+)$")
+_told: set[str] = set()
+
+
+def _explain_refused_protocol(record: logging.LogRecord) -> bool:
+    """amqtt refuses an MQTT 5 (or 3.1) CONNECT with two warnings that do not say what to do;
+    they become one line naming the fix, once per client address (Home Assistant retries)."""
+    message = record.getMessage()
+    if message.startswith("Invalid connection from"):
+        return False  # always followed by "Failed to initialize client session: <reason>"
+    match = _REFUSED_PROTOCOL.match(message)
+    if match is None:
+        return True
+    address, level = match.group(1), match.group(2)
+    version = {"5": "MQTT 5", "3": "MQTT 3.1"}.get(level, f"protocol level {level}")
+    line = (f"refused an {version} client from {address}: the embedded broker speaks MQTT 3.1.1 only; "
+            "in Home Assistant choose protocol 3.1.1 in the MQTT broker's advanced options, or point "
+            "mqtt.broker at a broker that speaks MQTT 5 (mosquitto)")
+    log.log(logging.WARNING if address not in _told else logging.DEBUG, line)
+    _told.add(address)
+    return False
+
+
+logging.getLogger("amqtt.broker").addFilter(_explain_refused_protocol)
 
 
 class _OwnSubscriptionsBroker(Broker):
@@ -61,6 +95,7 @@ class EmbeddedBroker:
         }
 
     async def start(self) -> None:
+        _told.clear()  # a new broker explains a refused client again
         broker = _OwnSubscriptionsBroker(self._config())
         try:
             await broker.start()

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gemhost.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR, TIMEOUT, CommandError
+from gemhost.capabilities import ACTION_COMMAND
+from gemhost.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR, INVALID_ARGS, TIMEOUT, CommandError
 
 log = logging.getLogger("gemhost.mqtt.commands")
 
@@ -76,6 +77,8 @@ def reply_payload(req_id: Any, result: Any = None, error: CommandError | None = 
 
 
 Sender = Callable[[bytes], Awaitable[None]]
+Router = Callable[[str, dict[str, Any] | None], tuple[str, dict[str, Any]]]
+"""(device, args of an ``action`` request) -> the driver command and args it stands for."""
 
 
 class CommandRunner:
@@ -83,11 +86,13 @@ class CommandRunner:
     with a bound on how many are in flight so a flood cannot exhaust memory."""
 
     def __init__(self, host: Any, *, max_in_flight: int = 256, max_payload: int = 65536,
-                 on_result: Callable[[str, str, dict[str, Any] | None, Any], None] | None = None) -> None:
+                 on_result: Callable[[str, str, dict[str, Any] | None, Any], None] | None = None,
+                 router: Router | None = None) -> None:
         self.host = host
         self.max_in_flight = max_in_flight
         self.max_payload = max_payload
         self.on_result = on_result
+        self.router = router
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -128,7 +133,15 @@ class CommandRunner:
     async def _run(self, target: str, command: str, request: Request) -> Any:
         if target == "host":
             return await self.host.host_command(command, request.args or {}, token=request.token)
-        return await self.host.call(target, command, request.args, token=request.token)
+        args = request.args
+        if command == ACTION_COMMAND and self.router is not None and target in self.host.runners:
+            if self.host.site.access.require_token:
+                self.host.tokens.identify(request.token)  # no site facts before the token is known
+            try:
+                command, args = self.router(target, args)
+            except ValueError as exc:
+                raise CommandError(INVALID_ARGS, str(exc)) from None
+        return await self.host.call(target, command, args, token=request.token)
 
     @staticmethod
     async def _send(send: Sender, payload: bytes) -> None:

@@ -43,6 +43,11 @@ commands:
   ptz:
     supported: false
     reason: this camera has no PTZ motor
+capabilities:
+  camera:
+    title: Camera
+    events: [motion]
+    snapshot: snapshot
 """
 
 HELD = asyncio.Event()
