@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from gemhost_drivers.hpp.address import SUBSYSTEM, parse
+from gemhost_drivers.hpp.address import SUBSYSTEM, target, whole_device
 
 from gemhost.errors import DeviceError, InvalidArgs, one_line
 from gemhost.model import ZoneConfig
@@ -34,7 +34,7 @@ class CameraCommands:
     """Mixin of :class:`HppDriver`; ``self`` is the driver."""
 
     async def cmd_snapshot(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        address = parse(args["address"])
+        address = target(args, zone)
         await self.device_row(address.serial, ENCODING)
         stream = 2 if (zone and zone.attributes.get("stream") == "sub") else 1
         ctype, raw = await self.client.transparent(
@@ -47,7 +47,7 @@ class CameraCommands:
     async def cmd_get_stream_url(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        address = parse(args["address"])
+        address = target(args, zone)
         row = await self.device_row(address.serial, ENCODING)
         kind = args.get("type", "live")
         if kind == "playback" and not (args.get("start") and args.get("end")):
@@ -79,12 +79,14 @@ class CameraCommands:
             "limit_seconds": None if licence else UNLICENSED_LIMIT,
         }
 
-    async def _ptz(self: HppDriver, args: dict[str, Any], pan: int, tilt: int, zoom: int) -> dict[str, Any]:
+    async def _ptz(
+        self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None, pan: int, tilt: int, zoom: int
+    ) -> dict[str, Any]:
         """Continuous move (or stop); a ``duration`` stops it later in the background.
 
         The command returns as soon as the move is sent: a long duration must not hold a command
         slot or outlive the host's command timeout (which would cancel the stop)."""
-        address = parse(args["address"])
+        address = target(args, zone)
         await self.device_row(address.serial, ENCODING)
         path = f"ISAPI/PTZCtrl/channels/{address.channel}/continuous"
         moving = bool(pan or tilt or zoom)
@@ -130,18 +132,18 @@ class CameraCommands:
     async def cmd_ptz_pan_tilt(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        return await self._ptz(args, int(args["pan"]), int(args["tilt"]), 0)
+        return await self._ptz(args, zone, int(args["pan"]), int(args["tilt"]), 0)
 
     async def cmd_ptz_zoom(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, 0, 0, int(args["zoom"]))
+        return await self._ptz(args, zone, 0, 0, int(args["zoom"]))
 
     async def cmd_ptz_stop(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, 0, 0, 0)
+        return await self._ptz(args, zone, 0, 0, 0)
 
     async def cmd_ptz_preset(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        address = parse(args["address"])
+        address = target(args, zone)
         await self.device_row(address.serial, ENCODING)
         preset = int(args["preset"])
         self._schedule_stop(address.serial, address.channel, None)  # a late stop would halt the preset move
@@ -154,8 +156,9 @@ class CameraCommands:
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
         """Relay output of a camera/recorder (ISAPI IO) or of an AX PRO (SecurityCP outputs)."""
-        address = parse(args["address"])
+        address = target(args, zone)
         row = await self.device_row(address.serial)
+        whole_device(address, "alarm_output")
         output, on = int(args["output"]), args["state"] == "on"
         if row.get("deviceCategory") == ALARM:
             await self.isapi_json(
@@ -176,16 +179,19 @@ class CameraCommands:
 
     async def cmd_arm(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """Arm = subscribe the device's alarms in the cloud (HikCentral's camera arming over HPP)."""
-        address = parse(args["address"])
+        address = target(args, zone)
         await self.device_row(address.serial)
+        whole_device(address, "arm")
         await self.client.subscribe([address.serial], True)
         return {"serial": address.serial, "subscribed": True}
 
     async def cmd_disarm(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        """Disarm a panel (SERIAL:sub:N, or SERIAL for every subsystem); unsubscribe a camera's alarms."""
-        address = parse(args["address"])
+        """Disarm a panel (SERIAL:sub:N, or SERIAL for every subsystem); unsubscribe a camera's
+        alarms (the whole device's: the cloud subscribes by serial, so only a device address)."""
+        address = target(args, zone)
         row = await self.device_row(address.serial)
         if address.kind == SUBSYSTEM or row.get("deviceCategory") == ALARM:
             return await self.panel_action(address, "disarm")
+        whole_device(address, "disarm of a camera")
         await self.client.subscribe([address.serial], False)
         return {"serial": address.serial, "subscribed": False}

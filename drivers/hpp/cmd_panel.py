@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gemhost_drivers.hpp.address import DEVICE, SUBSYSTEM, ZONE, Address, parse
+from gemhost_drivers.hpp.address import DEVICE, SUBSYSTEM, ZONE, Address, parse, target, whole_device
 
 from gemhost.errors import InvalidArgs
 from gemhost.model import ZoneConfig
@@ -58,23 +58,25 @@ class PanelCommands:
         return result
 
     async def cmd_arm_away(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self.panel_action(parse(args["address"]), "arm", "away")
+        return await self.panel_action(target(args, zone), "arm", "away")
 
     async def cmd_arm_stay(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self.panel_action(parse(args["address"]), "arm", "stay")
+        return await self.panel_action(target(args, zone), "arm", "stay")
 
     async def cmd_arm_instant(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        return await self.panel_action(parse(args["address"]), "arm", "instant")
+        return await self.panel_action(target(args, zone), "arm", "instant")
 
     async def cmd_clear_alarm(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        return await self.panel_action(parse(args["address"]), "clearAlarm")
+        return await self.panel_action(target(args, zone), "clearAlarm")
 
-    async def _zone_action(self: HppDriver, args: dict[str, Any], action: str) -> dict[str, Any]:
-        address = parse(args["address"])
+    async def _zone_action(
+        self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None, action: str
+    ) -> dict[str, Any]:
+        address = target(args, zone)
         if address.kind != ZONE:
             raise InvalidArgs(f"this needs an alarm zone address (SERIAL:zone:N), got {address}")
         await self.device_row(address.serial, ALARM)
@@ -86,23 +88,25 @@ class PanelCommands:
     async def cmd_bypass_zone(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        return await self._zone_action(args, "bypass")
+        return await self._zone_action(args, zone, "bypass")
 
     async def cmd_restore_bypass(
         self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None
     ) -> dict[str, Any]:
-        return await self._zone_action(args, "Recoverbypass")
+        return await self._zone_action(args, zone, "Recoverbypass")
 
     async def _switch(
         self: HppDriver,
         args: dict[str, Any],
+        zone: ZoneConfig | None,
         what: str,
         number: int,
         body: dict[str, Any],
         result: dict[str, Any],
     ) -> dict[str, Any]:
-        address = parse(args["address"])
+        address = target(args, zone)
         await self.device_row(address.serial, ALARM)
+        whole_device(address, what)
         await self.isapi_json(address.serial, "PUT", f"{CP}control/{what}/{number}?format=json", body)
         return {"serial": address.serial, **result}
 
@@ -110,6 +114,7 @@ class PanelCommands:
         number, on = int(args.get("siren", 1)), args["state"] == "on"
         return await self._switch(
             args,
+            zone,
             "siren",
             number,
             {"SirenCtrl": {"switch": "open" if on else "close"}},
@@ -120,6 +125,7 @@ class PanelCommands:
         number = int(args.get("lock", 1))
         return await self._switch(
             args,
+            zone,
             "lock",
             number,
             {"LockCtrl": {"cmd": args["action"]}},
@@ -130,6 +136,7 @@ class PanelCommands:
         number, on = int(args["trigger"]), args["state"] == "on"
         return await self._switch(
             args,
+            zone,
             "trigger",
             number,
             {"TriggerCtrl": {"switch": "open" if on else "close"}},
