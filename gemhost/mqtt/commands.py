@@ -94,9 +94,14 @@ class CommandRunner:
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    def submit(self, target: str, command: str, payload: bytes, send: Sender) -> None:
-        """Start handling one request; returns at once."""
-        if len(self._tasks) >= self.max_in_flight:
+    def submit(self, target: str, command: str, payload: bytes, send: Sender,
+               refusal: CommandError | None = None) -> None:
+        """Start handling one request; returns at once. ``refusal`` answers it with that
+        error without running it."""
+        if refusal is not None:
+            _, req_id, _ = parse_request(payload, self.max_payload)
+            task = asyncio.create_task(self._send(send, reply_payload(req_id, error=refusal)))
+        elif len(self._tasks) >= self.max_in_flight:
             _, req_id, _ = parse_request(payload, self.max_payload)
             err = CommandError(BUSY, f"more than {self.max_in_flight} commands in flight; retry later")
             task = asyncio.create_task(self._send(send, reply_payload(req_id, error=err)))

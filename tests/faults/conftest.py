@@ -13,7 +13,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from fault_helpers import LOGINS, RELEASE, SCHEMA, FaultCam, FaultPlugin
+from fault_helpers import LOGINS, RELEASE, RUNS, SCHEMA, FaultCam, FaultPlugin
 
 from gemhost.host import Host
 from gemhost.mqtt.broker import EmbeddedBroker
@@ -29,6 +29,7 @@ def site_path(tmp_path, monkeypatch) -> Path:
     FaultCam.schema_path = schema
     RELEASE.clear()
     LOGINS.clear()
+    RUNS.clear()
     monkeypatch.setenv("GEMHOST_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("GEMHOST_PLUGINS", raising=False)
     return tmp_path / "site.yaml"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +62,8 @@ commands:
 
 RELEASE = asyncio.Event()
 LOGINS: dict[str, int] = {}
+RUNS: Counter[str] = Counter()
+"""Commands the driver actually ran, as ``device/command``."""
 
 
 class FaultCam(Driver):
@@ -69,6 +72,10 @@ class FaultCam(Driver):
     name = "faultcam"
     version = "0.1"
     schema_path: ClassVar[Path]
+
+    async def command(self, name: str, args: dict[str, Any], zone: Any) -> Any:
+        RUNS[f"{self.device.id}/{name}"] += 1
+        return await super().command(name, args, zone)
 
     async def connect(self) -> DeviceInfo:
         if self.attrs.get("connect") == "stubborn":
