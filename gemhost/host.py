@@ -17,16 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import voluptuous as vol
-
-from gemhost import __version__, errors
+from gemhost import __version__, errors, target
 from gemhost.bus import Bus, DeviceStateChanged, SiteApplied
 from gemhost.errors import CommandError, StartupError
 from gemhost.lifetime import ENDED_BY_RELOAD
-from gemhost.model import AUTH_FAILED, ONLINE, DeviceConfig, ZoneConfig, now
+from gemhost.model import AUTH_FAILED, ONLINE, DeviceConfig, now
 from gemhost.plugins import Registry, load_registry
 from gemhost.runner import DeviceRunner
-from gemhost.schema import DriverSchema, friendly, mapping_validator
+from gemhost.schema import DriverSchema
 from gemhost.site import SiteConfig, load_site
 from gemhost.site_edit import append_zones
 from gemhost.siteyaml import Problem, SiteFileError
@@ -251,18 +249,43 @@ class Host:
 
     async def call(self, device_id: str, command: str, args: dict[str, Any] | None = None,
                    token: str | None = None) -> Any:
-        """Run ``command`` on a device; every failure is a CommandError with a stable code."""
+        """Run ``command`` on a device; every failure is a CommandError with a stable code.
+
+        With tokens required, the token is checked before anything is looked up: a token
+        that covers neither the device nor any of its zones, or does not allow the command,
+        is refused at once. A token that covers only some zones is checked against the one
+        zone the request resolves to, and every other failure (no such device, command or
+        zone) is answered with the same ``unauthorized``, so it learns nothing beyond its
+        zones. The driver gets only the resolved target."""
         assert self.site is not None
-        if self.site.access.require_token:
-            self.tokens.identify(token)  # before anything else: no site facts for tokenless callers
+        grant = self.tokens.grant(token, device_id, command) if self.site.access.require_token else None
+        if grant is not None and not grant.whole_device:
+            runner, resolved = self._zone_scoped(grant, device_id, command, args)
+        else:
+            runner = self.runners.get(device_id)
+            if runner is None:
+                raise CommandError(errors.UNKNOWN_DEVICE, f"no device {device_id!r} in this site")
+            resolved = target.resolve(self.schemas[runner.config.driver], runner.config, command, args)
+        checked = resolved.checked_args()
+        if grant is not None:
+            log.info("command %s on %s authorized by token %s", command, device_id, grant.name)
+        return await runner.call(resolved.spec, checked, resolved.zone)
+
+    def _zone_scoped(self, grant: Any, device_id: str, command: str,
+                     args: dict[str, Any] | None) -> tuple[DeviceRunner, target.Target]:
+        """Resolve a request of a token that covers only some zones of ``device_id``; anything
+        that does not land on one of those zones gets the token's one refusal."""
         runner = self.runners.get(device_id)
         if runner is None:
-            raise CommandError(errors.UNKNOWN_DEVICE, f"no device {device_id!r} in this site")
-        args, zone, spec = prepare_command(self.schemas[runner.config.driver], runner.config, command, args)
-        if self.site.access.require_token:
-            name = self.tokens.authorize(token, device_id, zone.id if zone else None, command)
-            log.info("command %s on %s authorized by token %s", command, device_id, name)
-        return await runner.call(spec, args, zone)
+            raise grant.refusal()
+        try:
+            resolved = target.resolve(self.schemas[runner.config.driver], runner.config, command, args,
+                                      list_choices=False)
+        except CommandError:
+            raise grant.refusal() from None
+        if resolved.zone is None or not grant.covers_zone(resolved.zone.id):
+            raise grant.refusal()
+        return runner, resolved
 
     async def host_command(self, name: str, args: dict[str, Any] | None = None, token: str | None = None) -> Any:
         """Commands addressed to the host itself rather than a device. With tokens required,
@@ -292,49 +315,3 @@ class Host:
         if isinstance(message, DeviceStateChanged):
             log.debug("state %s: %s", message.device, message.state.status)
 
-
-def prepare_command(schema: DriverSchema, device: DeviceConfig, command: str,
-                    args: dict[str, Any] | None) -> tuple[dict[str, Any], ZoneConfig | None, Any]:
-    """Validate ``args`` against the schema and resolve the zone a zone command addresses."""
-    spec = schema.commands.get(command)
-    if spec is None:
-        available = ", ".join(schema.commands) or "none"
-        raise CommandError(errors.UNKNOWN_COMMAND, f"driver {schema.driver} has no command {command!r} "
-                           f"(available: {available})")
-    if not spec.supported:
-        raise CommandError(errors.NOT_SUPPORTED, spec.reason or f"{command} is not supported")
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise CommandError(errors.INVALID_ARGS, "args must be a JSON object")
-    args = dict(args)
-    zone = None
-    if spec.scope == "zone":
-        zone = _resolve_zone(schema, device, spec, args)
-    try:
-        checked = mapping_validator(spec.args)(args)
-    except vol.MultipleInvalid as exc:
-        details = "; ".join(f"argument {'.'.join(map(str, e.path)) or '?'!r}: {friendly(e, spec.args)}"
-                            for e in exc.errors)
-        raise CommandError(errors.INVALID_ARGS, details) from None
-    return checked, zone, spec
-
-
-def _resolve_zone(schema: DriverSchema, device: DeviceConfig, spec: Any, args: dict[str, Any]) -> ZoneConfig | None:
-    """A zone command names its zone by ``zone`` (its id) or by the driver's zone key
-    (e.g. ``address``); either way the driver gets both the ZoneConfig and the key."""
-    key = schema.zone_key
-    zone_id = args.pop("zone", None) if "zone" not in spec.args else args.get("zone")
-    if zone_id is not None:
-        zone = device.zones.get(str(zone_id))
-        if zone is None:
-            raise CommandError(errors.INVALID_ARGS, f"argument 'zone': device {device.id} has no zone "
-                               f"{zone_id!r} (zones: {', '.join(device.zones) or 'none'})")
-        if key and key in spec.args:
-            args.setdefault(key, zone.attributes.get(key))
-        return zone
-    if key and key in args:
-        for zone in device.zones.values():
-            if str(zone.attributes.get(key)) == str(args[key]):
-                return zone
-    return None

@@ -42,6 +42,9 @@ class MqttConfig:
     embedded_port: int = 1883
     protocol: str = "auto"
     keepalive: int = 30
+    response_topics: tuple[str, ...] = ()
+    """Topic prefixes MQTT 5 response topics must start with; empty: any topic outside
+    gemhost's own tree and the discovery prefix (see docs/mqtt.md, response topics)."""
 
     @property
     def embedded(self) -> bool:
@@ -128,6 +131,7 @@ _MQTT_SCHEMA = vol.Schema({
         vol.Optional("host"): str,
         vol.Optional("port"): vol.All(int, vol.Range(min=0, max=65535)),
     },
+    vol.Optional("response_topics"): [str],
 }, extra=vol.PREVENT_EXTRA)
 
 _HOST_SCHEMA = vol.Schema({
@@ -236,7 +240,22 @@ class _Checker:
         if not base or any(ch in base for ch in "#+") or base.startswith("/") or base.endswith("/"):
             self.add(("mqtt", "base_topic"), "mqtt.base_topic",
                      f"must be a topic without wildcards or leading/trailing '/', got {base!r}")
+        cfg.response_topics = self.response_topics(raw.get("response_topics") or [], cfg)
         return cfg
+
+    def response_topics(self, prefixes: list[str], cfg: MqttConfig) -> tuple[str, ...]:
+        """The allow-list of response-topic prefixes; none may reach into gemhost's own
+        topics or the discovery prefix, where a reply could overwrite state or configs."""
+        for index, prefix in enumerate(prefixes):
+            key, display = ("mqtt", "response_topics", index), f"mqtt.response_topics[{index}]"
+            if not prefix or any(ch in prefix for ch in "#+\0") or prefix.startswith("$"):
+                self.add(key, display, f"must be a topic prefix without wildcards or a leading '$', got {prefix!r}")
+                continue
+            for tree in (cfg.base_topic, cfg.discovery_prefix):
+                if prefix == tree or prefix.startswith(tree + "/") or (tree + "/").startswith(prefix):
+                    self.add(key, display, f"{prefix!r} reaches into {tree}/#, where only gemhost publishes")
+                    break
+        return tuple(prefixes)
 
     def _resolve(self, name: str) -> Path:
         """A file named in the site file, relative to the site file's folder."""

@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,21 +152,52 @@ class TokenStore:
             raise CommandError(UNAUTHORIZED, f"token {name!r} expired at {entry['expires']}")
         return name, entry
 
+    def grant(self, token: str | None, device: str, command: str | None) -> Grant:
+        """What a live token allows ``command`` on ``device`` to reach, decided from the
+        request alone: no site lookup has happened yet, so a refusal here says nothing about
+        the site. CommandError("unauthorized") when the token is not live, does not allow the
+        command (``None``: not known yet, checked later), or covers neither the device nor any
+        of its zones."""
+        name, entry = self.identify(token)
+        commands = entry.get("commands") or []
+        if command is not None and ALL not in commands and command not in commands:
+            raise CommandError(UNAUTHORIZED, f"token {name!r} does not allow command {command!r}")
+        devices = entry.get("devices") or []
+        whole = ALL in devices or device in devices
+        zones = frozenset(z.split("/", 1)[1] for z in entry.get("zones") or [] if z.split("/", 1)[0] == device)
+        if not whole and not zones:
+            raise CommandError(UNAUTHORIZED, f"token {name!r} does not cover device {device!r}")
+        return Grant(name, device, whole, zones)
+
     def authorize(self, token: str | None, device: str, zone: str | None, command: str) -> str:
         """The name of the token when it covers ``device`` (or ``device/zone``) and
         ``command`` and is live; otherwise CommandError("unauthorized")."""
-        name, entry = self.identify(token)
-        commands = entry.get("commands") or []
-        if ALL not in commands and command not in commands:
-            raise CommandError(UNAUTHORIZED, f"token {name!r} does not allow command {command!r}")
-        devices = entry.get("devices") or []
-        zones = entry.get("zones") or []
-        if ALL in devices or device in devices:
-            return name
-        if zone is not None and (f"{device}/{zone}" in zones or f"{device}/{ALL}" in zones):
-            return name
+        grant = self.grant(token, device, command)
+        if grant.whole_device or (zone is not None and grant.covers_zone(zone)):
+            return grant.name
         where = f"zone {device}/{zone}" if zone is not None else f"device {device!r}"
-        raise CommandError(UNAUTHORIZED, f"token {name!r} does not cover {where}")
+        raise CommandError(UNAUTHORIZED, f"token {grant.name!r} does not cover {where}")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A live token's reach for one request on one device: the whole device, or some zones."""
+
+    name: str
+    device: str
+    whole_device: bool
+    zones: frozenset[str]
+    """Zone ids of ``device`` the token covers (``*`` for all of them)."""
+
+    def covers_zone(self, zone: str) -> bool:
+        return self.whole_device or ALL in self.zones or zone in self.zones
+
+    def refusal(self) -> CommandError:
+        """The one answer for everything outside a zone-scoped token's reach: the same
+        words whether the device, command or zone exists or not, naming only what the
+        caller sent."""
+        return CommandError(UNAUTHORIZED, f"token {self.name!r} does not cover this request on device "
+                            f"{self.device!r}")
 
 
 def _expired(entry: dict[str, Any], now: dt.datetime) -> bool:

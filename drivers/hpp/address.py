@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from gemhost.errors import InvalidArgs
+from gemhost.model import ZoneConfig
 
 PATTERN = r"[A-Za-z0-9]{9}(:([0-9]{1,3}|sub:[0-9]{1,3}|zone:[0-9]{1,3}))?"
 _RE = re.compile(PATTERN)
@@ -54,6 +56,24 @@ def parse(text: str) -> Address:
         return Address(serial, CHANNEL, int(rest))
     kind, _, number = rest.partition(":")
     return Address(serial, kind, int(number))
+
+
+def target(args: dict[str, Any], zone: ZoneConfig | None) -> Address:
+    """The address a zone command acts on: the zone's own address when the host resolved one
+    (the one a token was checked against), the caller's ``address`` only when no zone matched
+    (which only a token for the whole connection may send)."""
+    own = zone.attributes.get("address") if zone is not None else None
+    return parse(own if own is not None else args["address"])
+
+
+def whole_device(address: Address, command: str) -> Address:
+    """``address`` when it names a device itself. Commands whose effect is device-wide (relay
+    outputs, sirens, locks, triggers, a camera's alarm subscription) refuse a channel or panel
+    part: acting through it would reach beyond the zone it names."""
+    if address.kind != DEVICE:
+        raise InvalidArgs(f"{command} acts on the whole device {address.serial}: address the device "
+                          f"({address.serial}), not {address}")
+    return address
 
 
 def zone_id(address: Address) -> str:

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from gemhost_drivers.hpp import transparent
-from gemhost_drivers.hpp.address import SUBSYSTEM
+from gemhost_drivers.hpp.address import SUBSYSTEM, whole_device
 
 from gemhost.errors import InvalidArgs, one_line
 from gemhost.model import ZoneConfig
@@ -110,7 +110,7 @@ class CameraCommands:
 
     async def cmd_alarm_output(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """Relay of a camera/recorder (A.4.22 IO trigger) or of an AX PRO (A.4.15 control/outputs)."""
-        address = self.target(args, zone)
+        address = whole_device(self.target(args, zone), "alarm_output")
         row = await self.device_row(address.serial)
         output, on = int(args["output"]), args["state"] == "on"
         if row.is_alarm_host:
@@ -146,7 +146,7 @@ class CameraCommands:
 
     async def cmd_arm(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """Arm = subscribe the device's alarms in the cloud (3.33; HCP's arming of HPP cameras)."""
-        address = self.target(args, zone)
+        address = whole_device(self.target(args, zone), "arm")
         await self.device_row(address.serial)
         await self.client.subscribe([address.serial], True)
         self.set_row(address.serial, subscribed=True)
@@ -158,6 +158,7 @@ class CameraCommands:
         row = await self.device_row(address.serial)
         if address.kind == SUBSYSTEM or row.is_alarm_host:
             return await self.panel_action(address, "disarm")
+        whole_device(address, "disarm of a camera")  # the cloud unsubscribes by serial: all channels
         await self.client.subscribe([address.serial], False)
         self.set_row(address.serial, subscribed=False)
         return {"serial": address.serial, "subscribed": False}

@@ -15,6 +15,7 @@ from typing import Any
 
 from gemhost_drivers.hpp import assumptions, binding, timezones, transparent
 from gemhost_drivers.hpp.address import CHANNEL, DEVICE, SUBSYSTEM, ZONE, Address, parse
+from gemhost_drivers.hpp.address import target as address_target
 from gemhost_drivers.hpp.client import Credentials, HppClient, Reply
 from gemhost_drivers.hpp.cmd_camera import CameraCommands
 from gemhost_drivers.hpp.cmd_devices import DeviceCommands
@@ -173,10 +174,8 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
         return self.zone_addresses().get(str(address))
 
     def target(self, args: dict[str, Any], zone: ZoneConfig | None) -> Address:
-        """The address a zone command acts on: the zone's own when the host resolved one."""
-        if zone is not None and zone.attributes.get("address"):
-            return parse(zone.attributes["address"])
-        return parse(args["address"])
+        """The address a zone command acts on (see :func:`gemhost_drivers.hpp.address.target`)."""
+        return address_target(args, zone)
 
     # ------------------------------------------------------------ zone state
 

@@ -30,6 +30,7 @@ from paho.mqtt.properties import Properties
 
 from gemhost import bus as busmod
 from gemhost.backoff import Backoff, full_jitter
+from gemhost.errors import BAD_REQUEST, CommandError
 from gemhost.mqtt import discovery
 from gemhost.mqtt.broker import EmbeddedBroker
 from gemhost.mqtt.commands import CommandRunner
@@ -74,6 +75,7 @@ class MqttBridge:
         self.queue = OfflineQueue(int(getattr(self.cfg, "queue_size", 10000) or 10000))
         self.max_payload = int(getattr(self.cfg, "max_payload", 65536) or 65536)
         self.discovery_on = bool(getattr(self.cfg, "discovery", False))
+        self.response_topics: tuple[str, ...] = tuple(getattr(self.cfg, "response_topics", ()) or ())
         self.commands = CommandRunner(host, max_payload=self.max_payload, on_result=self._command_result,
                                       router=self._route_action)
         self.broker: EmbeddedBroker | None = None
@@ -440,13 +442,10 @@ class MqttBridge:
         parsed = self.topics.parse_command(topic)
         if parsed is None or message.retain:
             return  # a retained "command" is a stale leftover, never something to execute
-        reply_topic = self.topics.reply(topic)
+        reply_topic, refusal = self._reply_topic(topic, message.properties)
         props = message.properties
-        response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
         reply_props: Properties | None = None
-        if response_topic:
-            reply_topic = response_topic
         if correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
             reply_props = Properties(PacketTypes.PUBLISH)
             reply_props.CorrelationData = correlation
@@ -457,7 +456,21 @@ class MqttBridge:
                 raise aiomqtt.MqttError("not connected")
             await live.publish(reply_topic, body, qos=1, retain=False, properties=reply_props)
 
-        self.commands.submit(parsed.target, parsed.command, payload, send)
+        self.commands.submit(parsed.target, parsed.command, payload, send, refusal=refusal)
+
+    def _reply_topic(self, topic: str, props: Any) -> tuple[str, CommandError | None]:
+        """Where the reply goes: the request's MQTT 5 response topic when it is allowed,
+        else the standard ``<request>/reply`` (with the refusal as the reply)."""
+        standard = self.topics.reply(topic)
+        wanted = getattr(props, "ResponseTopic", None) if props is not None else None
+        if not wanted:
+            return standard, None
+        why = self.topics.response_topic_refusal(wanted, topic, self.response_topics)
+        if why is None:
+            return wanted, None
+        log.warning("refused response topic %r of a request on %s: %s", wanted[:200], topic, why)
+        return standard, CommandError(BAD_REQUEST, f"response topic {wanted[:200]!r} refused: {why}; "
+                                      "the request was not run")
 
     def _route_action(self, target: str, args: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """The core ``action`` command (an alarm panel's ARM_AWAY, a bypass switch) -> the

@@ -99,9 +99,14 @@ class CommandRunner:
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    def submit(self, target: str, command: str, payload: bytes, send: Sender) -> None:
-        """Start handling one request; returns at once."""
-        if len(self._tasks) >= self.max_in_flight:
+    def submit(self, target: str, command: str, payload: bytes, send: Sender,
+               refusal: CommandError | None = None) -> None:
+        """Start handling one request; returns at once. ``refusal`` answers it with that
+        error without running it."""
+        if refusal is not None:
+            _, req_id, _ = parse_request(payload, self.max_payload)
+            task = asyncio.create_task(self._send(send, reply_payload(req_id, error=refusal)))
+        elif len(self._tasks) >= self.max_in_flight:
             _, req_id, _ = parse_request(payload, self.max_payload)
             err = CommandError(BUSY, f"more than {self.max_in_flight} commands in flight; retry later")
             task = asyncio.create_task(self._send(send, reply_payload(req_id, error=err)))
@@ -134,14 +139,31 @@ class CommandRunner:
         if target == "host":
             return await self.host.host_command(command, request.args or {}, token=request.token)
         args = request.args
-        if command == ACTION_COMMAND and self.router is not None and target in self.host.runners:
-            if self.host.site.access.require_token:
-                self.host.tokens.identify(request.token)  # no site facts before the token is known
-            try:
-                command, args = self.router(target, args)
-            except ValueError as exc:
-                raise CommandError(INVALID_ARGS, str(exc)) from None
+        if command == ACTION_COMMAND and self.router is not None:
+            command, args = self._route(target, request)
         return await self.host.call(target, command, args, token=request.token)
+
+    def _route(self, target: str, request: Request) -> tuple[str, Any]:
+        """An ``action`` -> the driver command it stands for. With tokens, the token must cover
+        the device, or the zone the action names, before anything is looked up; a refusal or a
+        routing error then says nothing the token does not cover. The routed command itself is
+        authorized by :meth:`Host.call` like any other."""
+        grant = None
+        if self.host.site.access.require_token:
+            grant = self.host.tokens.grant(request.token, target, None)
+            zone = (request.args or {}).get("zone")
+            if not grant.whole_device and not (isinstance(zone, str) and grant.covers_zone(zone)):
+                raise grant.refusal()
+        if target not in self.host.runners:
+            if grant is not None:
+                raise grant.refusal()
+            return ACTION_COMMAND, request.args  # the host answers unknown_device
+        try:
+            return self.router(target, request.args)
+        except ValueError as exc:
+            if grant is not None and not grant.whole_device:
+                raise grant.refusal() from None
+            raise CommandError(INVALID_ARGS, str(exc)) from None
 
     @staticmethod
     async def _send(send: Sender, payload: bytes) -> None:

@@ -63,6 +63,25 @@ class Topics:
     def reply(request_topic: str) -> str:
         return f"{request_topic}/reply"
 
+    def response_topic_refusal(self, topic: str, request_topic: str, allowed: tuple[str, ...] = ()) -> str | None:
+        """Why an MQTT 5 response topic is refused, or None when the reply may go there.
+
+        A requester must not make gemhost publish into its own tree (a device's availability,
+        a state) or the discovery prefix (a Home Assistant config): that would let anyone who
+        can send a request, token or not, write there with gemhost's authority."""
+        if topic == self.reply(request_topic):
+            return None
+        if any(ch in topic for ch in "+#\0"):
+            return "contains a wildcard"
+        if topic.startswith("$"):
+            return "is reserved for the broker ($...)"
+        for tree in (self.base, self.discovery_prefix):
+            if topic == tree or topic.startswith(tree + "/"):
+                return f"is inside {tree}/#, where only gemhost publishes"
+        if allowed and not any(topic.startswith(prefix) for prefix in allowed):
+            return f"is outside mqtt.response_topics ({', '.join(allowed)})"
+        return None
+
     def parse_command(self, topic: str) -> CommandTopic | None:
         prefix = self.base + "/"
         if not topic.startswith(prefix):

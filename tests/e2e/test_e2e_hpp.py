@@ -605,9 +605,16 @@ async def test_every_command_changes_the_simulator(site, sims, watchers, caplog)
     await run("alarm_output", {"zone": "panel", "output": 1, "state": "on"})
     assert panel()["relays"] == {0: False, 1: True}
     assert "POST ISAPI/SecurityCP/control/outputs?format=json" in uris(PANEL)
-    await run("alarm_output", {"zone": "nvr_ch1", "output": 1, "state": "on"})
+    # the recorder's relays belong to the recorder, not to channel 1: its bare serial (no zone
+    # of the site has it) and not a channel zone; naming both targets at once is refused
+    await run("alarm_output", {"address": NVR, "output": 1, "state": "on"})
     assert sim_dev(sim, NVR)["io_outputs"] == {1: True}
-    await run("alarm_output", {"zone": "nvr_ch1", "output": 1, "state": "off"})
+    await run("alarm_output", {"address": NVR, "output": 1, "state": "off"})
+    assert sim_dev(sim, NVR)["io_outputs"] == {1: False}
+    assert "different targets" in await fails(
+        w, "alarm_output", {"zone": "nvr_ch1", "address": NVR, "output": 1, "state": "on"}, "invalid_args")
+    assert "acts on the whole device" in await fails(
+        w, "alarm_output", {"zone": "nvr_ch1", "output": 1, "state": "on"}, "invalid_args")
     assert sim_dev(sim, NVR)["io_outputs"] == {1: False}
     assert "PUT ISAPI/System/IO/outputs/1/trigger" in uris(NVR)
     assert "badParameters" in await fails(w, "alarm_output", {"zone": "panel", "output": 9, "state": "on"},
@@ -641,12 +648,15 @@ async def test_every_command_changes_the_simulator(site, sims, watchers, caplog)
     assert "pan" in await fails(w, "ptz_pan_tilt", {"zone": "ptz", "pan": 101, "tilt": 0}, "invalid_args")
 
     # --- arming a camera = subscribing its alarms in the cloud (3.33)
-    await run("disarm", {"zone": "nvr_ch1"})
+    # (by serial: the cloud subscribes whole devices, so a channel zone may not)
+    assert "acts on the whole device" in await fails(w, "disarm", {"zone": "nvr_ch1"}, "invalid_args")
+    assert sim_dev(sim, NVR)["subscribed"] is True
+    await run("disarm", {"address": NVR})
     assert sim_dev(sim, NVR)["subscribed"] is False
     queued = sim.state()["queue"]
     sim.event(NVR, "VMD")  # not subscribed: the cloud does not queue it
     assert sim.state()["queue"] == queued
-    await run("arm", {"zone": "nvr_ch1"})
+    await run("arm", {"address": NVR})
     assert sim_dev(sim, NVR)["subscribed"] is True
     motion_id = sim.event(NVR, "VMD")
     motion = await w.wait_json(f"{B}/{DEV}/nvr_ch1/event", lambda e: e.get("id") == motion_id)

@@ -299,7 +299,11 @@ async def test_list_recordings_follows_3_52(connected, hpp):
 
 async def test_camera_arm_and_disarm_subscribe_in_the_cloud(connected, hpp, sim):
     driver, ctx = connected
-    assert (await run(driver, hpp, "disarm", {"address": "Q10000001:1"}))["subscribed"] is False
+    # the cloud subscribes a whole device: a channel address would reach its other channels
+    with pytest.raises(InvalidArgs, match="acts on the whole device Q10000001"):
+        await run(driver, hpp, "disarm", {"address": "Q10000001:1"})
+    assert sim.cloud.devices["Q10000001"].subscribed is True
+    assert (await run(driver, hpp, "disarm", {"address": "Q10000001"}))["subscribed"] is False
     assert sim.cloud.devices["Q10000001"].subscribed is False
     sim.event("Q10000001", "VMD")
     assert len(sim.cloud.queue) == 0  # an unsubscribed device's alarms are not queued

@@ -1,0 +1,181 @@
+"""Helpers of the fault-injection suite: a misbehaving in-test driver, site files, bounded waits.
+
+The suite attacks the host the way a hostile or broken world would: floods and malformed
+requests through a real broker, tokens used beyond their scope, devices that change their
+password, drivers that ignore cancellation or block the event loop, brokers that hang.
+Everything runs on loopback with real servers; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiomqtt
+import pytest
+
+from gemhost.driver import Driver
+from gemhost.errors import AuthError
+from gemhost.hookspecs import hookimpl
+from gemhost.model import DeviceInfo
+
+SITE_ID = "flt"
+B = f"gem/{SITE_ID}"
+
+SCHEMA = """
+driver: faultcam
+title: A camera that misbehaves on request
+zone_key: address
+device:
+  connect: {type: enum, values: [ok, stubborn], default: ok,
+            note: 'stubborn: connect() hangs and swallows every cancellation'}
+  status_interval: {type: int, default: 60000}
+zone:
+  address: {type: int, required: true, min: 1, max: 64, unique: true}
+commands:
+  echo:
+    args:
+      text: {type: string, required: true}
+  look:
+    scope: zone
+    args:
+      address: {type: int, min: 1, max: 64}
+  hold:
+    timeout: 30
+    note: waits until the test releases it
+  block:
+    note: blocks the event loop (time.sleep), as a driver calling a blocking library would
+    args:
+      seconds: {type: float, default: 1.5}
+  stubborn:
+    note: sleeps and swallows every cancellation, so only an abandoning timeout ends it
+    args:
+      seconds: {type: float, default: 3}
+  relogin:
+    note: logs in again, which the device refuses (a changed password)
+"""
+
+RELEASE = asyncio.Event()
+LOGINS: dict[str, int] = {}
+RUNS: Counter[str] = Counter()
+"""Commands the driver actually ran, as ``device/command``."""
+
+
+class FaultCam(Driver):
+    """Answers like a camera until told to misbehave."""
+
+    name = "faultcam"
+    version = "0.1"
+    schema_path: ClassVar[Path]
+
+    async def command(self, name: str, args: dict[str, Any], zone: Any) -> Any:
+        RUNS[f"{self.device.id}/{name}"] += 1
+        return await super().command(name, args, zone)
+
+    async def connect(self) -> DeviceInfo:
+        if self.attrs.get("connect") == "stubborn":
+            await _sleep_ignoring_cancellation(3600)
+        return DeviceInfo(model="FLT-1", firmware="1.0", serial=f"FLT-{self.device.id}")
+
+    async def poll(self) -> DeviceInfo:
+        return DeviceInfo(model="FLT-1", firmware="1.0", serial=f"FLT-{self.device.id}")
+
+    async def close(self) -> None:
+        if self.attrs.get("connect") == "stubborn":
+            await _sleep_ignoring_cancellation(3600)
+
+    async def cmd_echo(self, args: dict[str, Any], zone: Any) -> dict[str, Any]:
+        return {"text": args["text"]}
+
+    async def cmd_look(self, args: dict[str, Any], zone: Any) -> dict[str, Any]:
+        return {"zone": zone.id if zone else None, "address": args.get("address")}
+
+    async def cmd_hold(self, args: dict[str, Any], zone: Any) -> dict[str, Any]:
+        await RELEASE.wait()
+        return {"released": True}
+
+    async def cmd_block(self, args: dict[str, Any], zone: Any) -> dict[str, Any]:
+        time.sleep(float(args["seconds"]))  # noqa: ASYNC251 - blocking on purpose: the fault under test
+        return {"blocked": args["seconds"]}
+
+    async def cmd_stubborn(self, args: dict[str, Any], zone: Any) -> dict[str, Any]:
+        await _sleep_ignoring_cancellation(float(args["seconds"]))
+        return {"finished": True}
+
+    async def cmd_relogin(self, args: dict[str, Any], zone: Any) -> dict[str, Any]:
+        LOGINS[self.device.id] = LOGINS.get(self.device.id, 0) + 1
+        await asyncio.sleep(0.05)
+        raise AuthError("HTTP 401: the device refused the password")
+
+
+async def _sleep_ignoring_cancellation(seconds: float) -> None:
+    """What a badly written driver does: catch CancelledError and carry on."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
+        except asyncio.CancelledError:
+            continue
+
+
+class FaultPlugin:
+    __name__ = "faultcam_plugin"
+
+    @hookimpl
+    def register_drivers(self, register: Callable[[type[Driver]], None]) -> None:
+        register(FaultCam)
+
+
+FAULTCAMS = """
+  - id: cam1
+    driver: faultcam
+    zones:
+      - {id: door, attributes: {address: 1}}
+      - {id: yard, attributes: {address: 2}}
+  - id: cam2
+    driver: faultcam
+    zones:
+      - {id: gate, attributes: {address: 1}}
+"""
+
+
+def site_yaml(broker: Any, *, devices: str = FAULTCAMS, mqtt: str = "", host: str = "",
+              require_token: bool = False, protocol: str | None = None, broker_url: str | None = None) -> str:
+    """A site on ``broker``; amqtt speaks 3.1.1 only, so its sites skip the MQTT 5 probe."""
+    if protocol is None:
+        protocol = "3.1.1" if getattr(broker, "kind", "") == "amqtt" else "auto"
+    return f"""
+site: {{id: {SITE_ID}, name: Fault injection}}
+mqtt:
+  broker: "{broker_url or broker.url}"
+  protocol: "{protocol}"
+  keepalive: 5
+  max_payload: 4096
+{mqtt}
+access: {{require_token: {str(require_token).lower()}}}
+host: {{command_timeout: 2, command_concurrency: 2, shutdown_timeout: 1{host}}}
+devices:
+{devices}
+"""
+
+
+async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+    """Poll a condition (bounded); fail with a readable reason instead of hanging."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def replies(messages: list[aiomqtt.Message], topic: str) -> list[dict[str, Any]]:
+    return [json.loads(m.payload) for m in messages if m.topic.value == topic]
