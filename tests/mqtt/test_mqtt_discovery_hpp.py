@@ -89,9 +89,17 @@ async def send(w: MqttWatcher, topic: str, payload: str) -> dict[str, Any]:
     return json.loads(w.on(topic + "/reply")[seen].payload)
 
 
-async def state_renders(w: MqttWatcher, zone: str, template: str, wanted: str) -> None:
-    await w.wait(f"{B}/hpp/{zone}/state", lambda m: bool(m.payload) and render_value(template, m.payload) == wanted,
-                 timeout=20)
+def mark(w: MqttWatcher) -> set[int]:
+    """The messages seen so far: a later wait must be met by a newer one."""
+    return {id(m) for m in w.messages}
+
+
+async def state_renders(w: MqttWatcher, zone: str, template: str, wanted: str, before: set[int] | None = None
+                        ) -> None:
+    """A zone state (published after ``before``, when given) renders ``wanted`` through the template."""
+    seen = before or set()
+    await w.wait(f"{B}/hpp/{zone}/state", lambda m: id(m) not in seen and bool(m.payload) and
+                 render_value(template, m.payload) == wanted, timeout=20)
 
 
 def full_config(d: dict[str, Any]) -> bool:
@@ -130,10 +138,11 @@ async def test_hpp_entities_send_the_right_commands(rig):
     for action, mode, shown in (("ARM_AWAY", "away", "armed_away"), ("ARM_HOME", "stay", "armed_home"),
                                 ("DISARM", "disarm", "disarmed")):
         payload = render_command(alarm["command_template"], action=action, code=None)
+        before = mark(w)
         reply = await send(w, alarm["command_topic"], payload)
         assert reply["ok"], reply
         assert panel.partitions[1].arming == mode
-        await state_renders(w, "shop_panel", alarm["value_template"], shown)
+        await state_renders(w, "shop_panel", alarm["value_template"], shown, before)
     refused = await send(w, alarm["command_topic"], render_command(alarm["command_template"], action="ARM_NIGHT"))
     assert refused["error"]["code"] == "invalid_args" and "arm_away" in refused["error"]["message"]
 
@@ -141,15 +150,17 @@ async def test_hpp_entities_send_the_right_commands(rig):
     assert door["name"] == "Shop front door" and door["device_class"] == "door"
     await state_renders(w, "shop_door", door["value_template"], "OFF")
     sim.contact(PANEL, 0, True)  # the door opens (disarmed: no alarm, the panel's zone status says so)
+    before = mark(w)
     assert (await send(w, bypass["command_topic"], bypass["payload_on"]))["ok"]  # the panel is read again
     assert panel.zones[0].bypassed is True
-    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_on"])
-    await state_renders(w, "shop_door", door["value_template"], "ON")
+    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_on"], before)
+    await state_renders(w, "shop_door", door["value_template"], "ON", before)
     sim.contact(PANEL, 0, False)
+    before = mark(w)
     assert (await send(w, bypass["command_topic"], bypass["payload_off"]))["ok"]
     assert panel.zones[0].bypassed is False
-    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_off"])
-    await state_renders(w, "shop_door", door["value_template"], "OFF")
+    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_off"], before)
+    await state_renders(w, "shop_door", door["value_template"], "OFF", before)
 
     # switches show the relay as the device reports it (A.4.17 / A.4.21) and switch it
     for cid, zone, states in (("shop_unit_relay_1", "shop_unit", panel.relays),
@@ -157,10 +168,12 @@ async def test_hpp_entities_send_the_right_commands(rig):
         switch = cmps[cid]
         assert "optimistic" not in switch
         await state_renders(w, zone, switch["value_template"], switch["state_off"])
+        before = mark(w)
         assert (await send(w, switch["command_topic"], switch["payload_on"]))["ok"] and states[1] is True
-        await state_renders(w, zone, switch["value_template"], switch["state_on"])
+        await state_renders(w, zone, switch["value_template"], switch["state_on"], before)
+        before = mark(w)
         assert (await send(w, switch["command_topic"], switch["payload_off"]))["ok"] and states[1] is False
-        await state_renders(w, zone, switch["value_template"], switch["state_off"])
+        await state_renders(w, zone, switch["value_template"], switch["state_off"], before)
     assert panel.relays[0] is False  # the other relay untouched
 
 
