@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import aiomqtt
@@ -249,6 +250,26 @@ def test_outputs_and_presets_from_facts(tmp_path):
     assert cmps["z_relay_1"]["name"] == "Gate cam relay 1"
     assert json.loads(cmps["z_gate_7"]["payload_lock"])["args"]["state"] == "close"
     assert json.loads(cmps["z_bell_9"]["payload_press"])["args"] == {"zone": "z", "n": 9, "state": "pulse"}
+
+
+def test_the_capabilities_example_of_writing_a_driver_works(tmp_path):
+    """docs/writing-a-driver.md: its capabilities block, with its schema block, loads and gives
+    the entities it describes."""
+    doc = (ROOT / "docs" / "writing-a-driver.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    example = next(b for b in blocks if b.startswith("capabilities:"))
+    path = tmp_path / "mydriver.yaml"
+    path.write_text(blocks[0] + example)
+    schema = load_schema(path)
+    device = DeviceConfig("box", "mydriver", "Box", {}, {"gate": zone("gate", "Gate", channel=1)})
+    config = config_for(device, schema, {"gate": {"relays": [1, 2]}})
+    check_config(config)
+    assert {cid: c["p"] for cid, c in config["cmps"].items()} == {
+        "gate_motion": "binary_sensor", "gate_tamper": "binary_sensor", "gate_snapshot": "image",
+        "gate_take_snapshot": "button", "gate_relay_1": "switch", "gate_relay_2": "switch"}
+    relay = config["cmps"]["gate_relay_2"]
+    assert json.loads(relay["payload_on"])["args"] == {"zone": "gate", "output": 2, "state": "on"}
+    assert render_value(relay["value_template"], json.dumps({"relay_states": {"2": True}})) == "ON"
 
 
 def test_announced_components_are_removed_after_a_restart(tmp_path):
