@@ -16,7 +16,7 @@ from gemhost_drivers.hpp import assumptions
 from gemhost_drivers.hpp.address import DEVICE
 from gemhost_drivers.hpp.parsing import BodyError, as_list, load_xml
 
-from gemhost.errors import DeviceError, NotSupported, one_line
+from gemhost.errors import DeviceError, DeviceUnreachable, NotSupported, one_line
 
 if TYPE_CHECKING:
     from gemhost_drivers.hpp.driver import HppDriver
@@ -141,10 +141,15 @@ class OutputReader:
         return any(address.kind == DEVICE for _zone, address in self.zones_of(serial))
 
     async def refresh_outputs(self: HppDriver, serial: str) -> None:
-        """After a switch: read the device's outputs again and show them at once."""
+        """After a switch: read the device's outputs again and show them at once (the switch
+        itself succeeded: a cloud that does not answer now only delays that to the next poll)."""
         if not self.has_device_zone(serial):
             return
-        await self.load_outputs(serial)
+        try:
+            await self.load_outputs(serial)
+        except DeviceUnreachable as exc:
+            self.log.debug("outputs of %s after the switch: %s", serial, one_line(exc))
+            return
         for zone_id, address in self.zones_of(serial):
             if address.kind == DEVICE:
                 self.publish_zone(zone_id, address)
