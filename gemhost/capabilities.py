@@ -99,7 +99,9 @@ class Presets:
 @dataclass(frozen=True)
 class Output:
     """A relay, siren, lock or one-shot output driven by one driver command. ``numbers`` are
-    declared (a built-in siren), ``numbers_from`` names a fact listing what the device has."""
+    declared (a built-in siren), ``numbers_from`` names a fact listing what the device has;
+    ``state_from`` (switches only) names a zone-state mapping number -> on (true) / off (false)
+    that shows the output's real state instead of the last command sent."""
 
     key: str
     platform: str
@@ -110,6 +112,7 @@ class Output:
     number_arg: str | None = None
     numbers: tuple[int, ...] = ()
     numbers_from: str | None = None
+    state_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,9 @@ class _CommandCheck:
             raise CapabilityError(f"{self.where}.{key}: no command {name!r} in the schema's commands")
         if getattr(command, "scope", "zone") != "zone":
             raise CapabilityError(f"{self.where}.{key}: command {name!r} must have scope: zone")
+        if getattr(command, "supported", True) is False:
+            raise CapabilityError(f"{self.where}.{key}: command {name!r} is declared supported: false, "
+                                  "so an entity for it could never work")
         return str(name)
 
 
@@ -347,7 +353,7 @@ def _presets(spec: Any, cmd: _CommandCheck, where: str) -> Presets:
 
 def _output(spec: Any, cmd: _CommandCheck, where: str) -> Output:
     spec = _mapping(spec, where, {"key", "platform", "command", "name", "on", "off", "number_arg", "numbers",
-                                  "numbers_from"})
+                                  "numbers_from", "state_from"})
     platform = spec.get("platform")
     if platform not in OUTPUT_PLATFORMS:
         raise CapabilityError(f"{where}.platform: {platform!r} not one of {', '.join(OUTPUT_PLATFORMS)}")
@@ -363,9 +369,12 @@ def _output(spec: Any, cmd: _CommandCheck, where: str) -> Output:
         raise CapabilityError(f"{where}: on and off are mappings of command arguments")
     if (platform == "button") != (off is None):
         raise CapabilityError(f"{where}: a button has only on; a {platform} needs on and off")
+    state_from = _optional_text(spec, "state_from", where)
+    if state_from is not None and platform != "switch":
+        raise CapabilityError(f"{where}.state_from: only a switch shows a state from zone state")
     return Output(key=str(spec["key"]), platform=platform, command=cmd(spec.get("command"), "command") or "",
                   name=str(spec.get("name") or spec["key"]), on=on, off=off, number_arg=str(spec["number_arg"]),
-                  numbers=tuple(numbers), numbers_from=spec.get("numbers_from"))
+                  numbers=tuple(numbers), numbers_from=spec.get("numbers_from"), state_from=state_from)
 
 
 # ---------------------------------------------------------------- facts

@@ -92,3 +92,13 @@ HEADER_OK = ("", "0", "200")
 #     RELATIONS_KEPT CID events' relationId -> message id in memory; a Linkage whose alarm is
 #     not remembered (it came before a restart) is published as its own pulse.
 RELATIONS_KEPT = 2000
+
+# 14. Outputs (drivers/hpp/outputs.py). A.4.17's relay search takes a JSON_OutputCond (A.5.4)
+#     whose searchID, page size and position are the caller's choice: one fixed searchID (the
+#     guide: the same one lets the device keep its search history), pages of OUTPUT_PAGE, at
+#     most OUTPUT_PAGES pages, the next position = the previous one + numOfMatches while the
+#     answer says MORE. A camera output's ioState (A.5.24) "active" is read as on, as it follows
+#     the "high" level alarm_output sends (A.5.23); at most OUTPUT_PAGE camera outputs are read.
+OUTPUT_SEARCH_ID = "gemhost-outputs"
+OUTPUT_PAGE = 32
+OUTPUT_PAGES = 8

@@ -109,7 +109,8 @@ class CameraCommands:
         return {"address": str(address), "preset": preset}
 
     async def cmd_alarm_output(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        """Relay of a camera/recorder (A.4.22 IO trigger) or of an AX PRO (A.4.15 control/outputs)."""
+        """Relay of a camera/recorder (A.4.22 IO trigger) or of an AX PRO (A.4.15 control/outputs),
+        then its outputs read again (A.4.17 / A.4.20-21) when the device has a device zone."""
         address = whole_device(self.target(args, zone), "alarm_output")
         row = await self.device_row(address.serial)
         output, on = int(args["output"]), args["state"] == "on"
@@ -121,6 +122,7 @@ class CameraCommands:
                              xml=transparent.io_port_data(on))
         else:
             await self.device_row(address.serial, "encoding")  # raises NotSupported naming the type
+        await self.refresh_outputs(address.serial)  # the device zone's output_states show it at once
         return {"serial": address.serial, "output": output, "state": args["state"]}
 
     async def cmd_list_recordings(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:

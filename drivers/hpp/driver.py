@@ -23,6 +23,7 @@ from gemhost_drivers.hpp.cmd_panel import PanelCommands
 from gemhost_drivers.hpp.event_loop import EventLoop
 from gemhost_drivers.hpp.events import Mapper
 from gemhost_drivers.hpp.inventory import ChannelRow, DeviceRow
+from gemhost_drivers.hpp.outputs import OutputReader, OutputStates
 
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DeviceError, InvalidArgs, NotSupported, one_line
@@ -38,7 +39,7 @@ def arming_state(value: Any) -> str | None:
     return ARMING_STATES.get(str(value or "").strip())
 
 
-class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver):
+class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, OutputReader, Driver):
     """Hik-Partner Pro cloud account: sites, cameras, AX PRO panels and the alarm queue."""
 
     name = "hpp"
@@ -65,6 +66,8 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
         self.inventory: dict[str, DeviceRow] = {}
         self.channel_rows: dict[str, list[ChannelRow]] = {}
         self.panel_status: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, OutputStates] = {}
+        """Relays / alarm outputs by serial (outputs.py), for devices with a device zone."""
         self.mapper = Mapper(self.resolve, self.time_zone_of)
         self._authorized = asyncio.Event()
         self._timers: dict[str, asyncio.Task[None]] = {}
@@ -195,6 +198,8 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
             row = self.inventory.get(serial)
             if row and row.is_alarm_host and row.online:
                 await self.load_panel_status(serial)
+            if row and any(a.serial == serial and a.kind == DEVICE for a in addresses.values()):
+                await self.load_outputs(serial)
         zone_ids = self.zone_addresses()
         for text, address in addresses.items():
             self.publish_zone(zone_ids[text], address)
@@ -249,9 +254,13 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
                 bypassed=_flag(zone.get("bypassed")),
                 armed=_flag(zone.get("armed")),
                 subsystem=zone.get("subSystemNo"),
+                detector_type=str(zone.get("detectorType") or "").strip() or None,
+                open=_flag(zone.get("magnetOpenStatus")),
             )
         elif status and address.kind == DEVICE:
             fields["subsystems"] = {str(n): arming_state(s.get("arming")) for n, s in status["subsystems"].items()}
+        if address.kind == DEVICE:
+            fields.update(self.output_fields(address.serial))
         self.ctx.set_zone_state(zone_id, **{k: v for k, v in fields.items() if v is not None})
 
     def set_row(self, serial: str, **changes: Any) -> None:

@@ -59,6 +59,8 @@ class PanelZone:
     fault: bool = False
     alarm: bool = False
     zone_type: str = "Instant"
+    detector_type: str = "passiveInfraredDetector"  # A.5.13 detectorType
+    magnet_open: bool | None = None  # A.5.13 magnetOpenStatus, for magnetic contacts only
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Device:
     relays: dict[int, bool] = field(default_factory=dict)
     io_outputs: dict[int, bool] = field(default_factory=dict)
     presets: set[int] = field(default_factory=set)
+    search_limit: int = 16
+    """Most results one status search answers (A.5.4 maxResults beyond it is cut to it)."""
     linked_camera: tuple[str, int] | None = None
     ptz: list[dict[str, Any]] = field(default_factory=list)
     added_at: str = "2024-03-25T06:26:01.927Z"
@@ -261,10 +265,12 @@ class Cloud:
             site_id=site_id, firmware="V1.2.8 build 240110", linked_camera=linked_camera, time_zone=time_zone,
             partitions={1: Partition(1, "Ground floor"), 2: Partition(2, "Office")},
             zones={
-                0: PanelZone(0, "Front door", zone_type="Delay"),
+                0: PanelZone(0, "Front door", zone_type="Delay", detector_type="magneticContact",
+                             magnet_open=False),
                 1: PanelZone(1, "Hall PIR", interior=True, zone_type="Follow"),
-                2: PanelZone(2, "Smoke detector", zone_type="Fire"),
-                3: PanelZone(3, "Office window", partition=2),
+                2: PanelZone(2, "Smoke detector", zone_type="Fire", detector_type="wirelessSmokeDetector"),
+                3: PanelZone(3, "Office window", partition=2, detector_type="slimMagneticContact",
+                             magnet_open=False),
             },
             relays={0: False, 1: False},
         )
@@ -471,6 +477,16 @@ class Cloud:
             self.enqueue(dev, "JSON", bodies.linkage_body(dev.serial, relation, pictures, dev.tz))
         return alarm_id
 
+    def set_contact(self, serial: str, number: int, opened: bool) -> str | None:
+        """A magnetic contact opens or closes (A.5.13 magnetOpenStatus); opening an armed zone
+        trips it like any detector, closing it restores an alarm it raised."""
+        dev = self.panel(serial)
+        zone = dev.zones[number]
+        if zone.magnet_open is None:
+            raise CloudError("zoneNotSupport", f"zone {number} is a {zone.detector_type}, not a magnetic contact")
+        zone.magnet_open = opened
+        return self.trigger_zone(serial, number) if opened else self.restore_zone(serial, number)
+
     def restore_zone(self, serial: str, number: int) -> str | None:
         """The detector closes again: an alarmed zone reports its restore (CID 3130, evttype 31)."""
         dev = self.panel(serial)
@@ -534,7 +550,8 @@ class Cloud:
                     "subscribed": d.subscribed,
                     "name": d.name,
                     "partitions": {n: {"arming": p.arming, "alarm": p.alarm} for n, p in d.partitions.items()},
-                    "zones": {n: {"bypassed": z.bypassed, "alarm": z.alarm} for n, z in d.zones.items()},
+                    "zones": {n: {"bypassed": z.bypassed, "alarm": z.alarm, "open": z.magnet_open}
+                              for n, z in d.zones.items()},
                     "relays": dict(d.relays),
                     "io_outputs": dict(d.io_outputs),
                     "ptz": d.ptz[-10:],

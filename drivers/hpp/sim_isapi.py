@@ -2,8 +2,9 @@
 
 Only the URIs of A.4 do anything; any other URI is answered the way ISAPI firmware answers an
 unknown request (ResponseStatus statusCode 4, ``notSupport``, A.6). Panels answer JSON
-(``?format=json``: JSON_SubSysList A.5.9, JSON_ZoneList A.5.13, JSON_ResponseStatus A.5.8),
-cameras XML (XML_ResponseStatus A.5.27, XML_IOOutputPortList A.5.22, XML_DeviceInfo A.5.16).
+(``?format=json``: JSON_SubSysList A.5.9, JSON_ZoneList A.5.13, JSON_OutputSearch_Status A.5.6,
+JSON_ResponseStatus A.5.8), cameras XML (XML_ResponseStatus A.5.27, XML_IOOutputPortList A.5.22,
+XML_IOPortStatus A.5.24, XML_DeviceInfo A.5.16).
 A failed device request also sets the cloud's ``X-DeviceCode`` header (assumption 10).
 """
 
@@ -102,7 +103,10 @@ def _camera(dev: Device, method: str, uri: str, body: bytes) -> Answer:
         dev.ptz.append({"channel": int(m[1]), "preset": int(m[2])})
         return status_xml(1, "ok", uri)
     if uri == "ISAPI/System/IO/outputs" and method == "GET":
-        ports = "".join(f"<IOOutputPort><id>{n}</id><name>Output {n}</name></IOOutputPort>" for n in dev.io_outputs)
+        # A.5.21: id and PowerOnState (defaultState, outputState) are required, name optional
+        ports = "".join(f"<IOOutputPort><id>{n}</id><PowerOnState><defaultState>low</defaultState>"
+                        f"<outputState>high</outputState></PowerOnState><name>Output {n}</name>"
+                        "<IOType>local</IOType></IOOutputPort>" for n in dev.io_outputs)
         doc = (f'<?xml version="1.0" encoding="utf-8"?><IOOutputPortList version="2.0" '
                f'xmlns="{transparent.ISAPI_NS}">{ports}</IOOutputPortList>')
         return Answer(content_type="application/xml", body=doc.encode())
@@ -159,6 +163,8 @@ def _panel(cloud: Cloud, dev: Device, method: str, uri: str, body: bytes) -> Ans
             return status_json(1, "ok", uri)
         if path == "control/outputs":
             return _outputs(dev, uri, body)
+        if path == "status/outputStatus":
+            return _output_status(dev, uri, body)
     except CloudError as exc:
         return status_json(4, exc.code if exc.code in codes.SUB_STATUS else "operateFailed", uri, str(exc))
     return status_json(4, "notSupport", uri)
@@ -167,9 +173,13 @@ def _panel(cloud: Cloud, dev: Device, method: str, uri: str, body: bytes) -> Ans
 def _zone(dev: Device, zone: Any) -> dict[str, Any]:
     """A.5.13 Zone."""
     status = "offline" if not zone.online else "breakDown" if zone.fault else "online"
-    return {"id": zone.number, "name": zone.name, "status": status, "tamperEvident": False, "shielded": False,
-            "bypassed": zone.bypassed, "armed": dev.zone_armed(zone), "alarm": zone.alarm, "charge": "normal",
-            "zoneType": zone.zone_type, "zoneAttrib": "wireless", "subSystemNo": zone.partition}
+    doc = {"id": zone.number, "name": zone.name, "status": status, "tamperEvident": False, "shielded": False,
+           "bypassed": zone.bypassed, "armed": dev.zone_armed(zone), "alarm": zone.alarm, "charge": "normal",
+           "detectorType": zone.detector_type, "zoneType": zone.zone_type, "zoneAttrib": "wireless",
+           "subSystemNo": zone.partition}
+    if zone.magnet_open is not None:
+        doc["magnetOpenStatus"] = zone.magnet_open
+    return doc
 
 
 def _ids(body: bytes) -> list[int]:
@@ -206,3 +216,31 @@ def _outputs(dev: Device, uri: str, body: bytes) -> Answer:
     for number in ids:
         dev.relays[number] = ctrl["switch"] == "open"
     return status_json(1, "ok", uri)
+
+
+def _output_status(dev: Device, uri: str, body: bytes) -> Answer:
+    """A.4.17: JSON_OutputCond (A.5.4) in, JSON_OutputSearch_Status (A.5.6) out, paged the way
+    ISAPI searches are: at most ``search_limit`` results, ``MORE`` while some are left."""
+    try:
+        doc = load_json(body or b"{}")
+    except BodyError:
+        return status_json(6, "badParameters", uri, "body is not JSON")
+    cond = doc.get("OutputCond") if isinstance(doc, dict) else None
+    if not isinstance(cond, dict) or not isinstance(cond.get("searchID"), str) or not cond["searchID"]:
+        return status_json(6, "badParameters", uri, "OutputCond.searchID is required")
+    position, wanted = cond.get("searchResultPosition"), cond.get("maxResults")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (position, wanted)) or position < 0 \
+            or wanted < 1:
+        return status_json(6, "badParameters", uri, "OutputCond.searchResultPosition and maxResults are required")
+    numbers = sorted(dev.relays)
+    page = numbers[position:position + min(wanted, dev.search_limit)]
+    more = position + len(page) < len(numbers)
+    return _json({"OutputSearch": {
+        "searchID": cond["searchID"],
+        "responseStatusStrg": "NO MATCH" if not page else "MORE" if more else "OK",
+        "numOfMatches": len(page),
+        "totalMatches": len(numbers),
+        "OutputList": [{"Output": {"id": n, "name": f"Relay {n + 1}", "status": "on" if dev.relays[n] else "off",
+                                   "linkage": "manualCtrl", "relayAttrib": "wireless",
+                                   "subSystemList": sorted(dev.partitions)}} for n in page],
+    }})

@@ -141,6 +141,7 @@ class HppSimulator:
             ("POST", "/_sim/event", self._sim_event),
             ("POST", "/_sim/intrusion", self._sim_intrusion),
             ("POST", "/_sim/restore", self._sim_restore),
+            ("POST", "/_sim/contact", self._sim_contact),
             ("POST", "/_sim/fault", self._sim_fault),
             ("POST", "/_sim/revoke", self._sim_revoke),
             ("POST", "/_sim/online", self._sim_online),
@@ -203,6 +204,10 @@ class HppSimulator:
 
     def intrusion(self, serial: str, zone: int, *, fire: bool = False) -> str | None:
         return self.cloud.trigger_zone(serial, zone, fire=fire)
+
+    def contact(self, serial: str, zone: int, opened: bool) -> str | None:
+        """Open or close a panel zone's magnetic contact (an armed zone alarms when opened)."""
+        return self.cloud.set_contact(serial, zone, opened)
 
     def state(self) -> dict[str, Any]:
         return self.cloud.snapshot()
@@ -425,6 +430,10 @@ class HppSimulator:
     async def _sim_restore(self, request: web.Request) -> web.Response:
         b = await request.json()
         return await self._sim_call(lambda: self.cloud.restore_zone(b["serial"], int(b["zone"])))
+
+    async def _sim_contact(self, request: web.Request) -> web.Response:
+        b = await request.json()
+        return await self._sim_call(lambda: self.contact(b["serial"], int(b["zone"]), bool(b.get("open", True))))
 
     async def _sim_fault(self, request: web.Request) -> web.Response:
         b = await request.json()

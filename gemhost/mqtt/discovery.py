@@ -109,6 +109,14 @@ def panel_template(state: str, states: dict[str, str], triggered: str | None) ->
     return _GUARD + "{% if " + alarm + " %}triggered{% else %}" + mapped + "{% endif %}{% endif %}"
 
 
+def output_state_template(field_name: str, number: int) -> str:
+    """A switch's state from a zone-state mapping number -> true/false (``output_states``);
+    nothing while the number's state is unknown (Home Assistant keeps the last one)."""
+    return (_GUARD + f"{{% set m = value_json.get({json.dumps(field_name)}) %}}{{% if m is mapping %}}"
+            f"{{% set s = m.get({json.dumps(str(number))}) %}}"
+            "{{ 'ON' if s is sameas true else 'OFF' if s is sameas false else '' }}{% endif %}{% endif %}")
+
+
 def attributes_template(field_name: str) -> str:
     """json_attributes_template exposing one zone-state field (the stream URL) as an attribute."""
     value = f"value_json.get({json.dumps(field_name)})"
@@ -248,6 +256,11 @@ class _Builder:
             cid = f"{zid}_{output.key}_{number}"
             if output.platform == "button":
                 self.add(cid, "button", name, command_topic=topic, payload_press=on)
+            elif output.platform == "switch" and output.state_from:
+                self.add(cid, "switch", name, command_topic=topic, payload_on=on, payload_off=off,
+                         state_topic=self.topics.zone_state(self.device.id, zid),
+                         value_template=output_state_template(output.state_from, number),
+                         state_on="ON", state_off="OFF")
             elif output.platform == "switch":
                 self.add(cid, "switch", name, command_topic=topic, payload_on=on, payload_off=off,
                          optimistic=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import aiomqtt
@@ -47,6 +48,7 @@ commands:
   go: {{scope: zone, args: {{address: {{type: string}}, preset: {{type: int}}}}}}
   relay: {{scope: zone, args: {{address: {{type: string}}, n: {{type: int}}, state: {{type: string}}}}}}
   info: {{scope: device}}
+  gone: {{scope: zone, supported: false, reason: Not on this device.}}
 {commands}
 capabilities:
 {capabilities}
@@ -57,28 +59,39 @@ capabilities:
 def test_sample_site_entities_are_what_each_zone_can_use():
     registry = load_registry()
     site = load_site(ROOT / "sample_site.yaml", registry.schemas)
-    facts = {"hpp": {}}
     for device in site.devices.values():
-        config = config_for(device, registry.schemas[device.driver], facts.get(device.id))
-        if device.zones and device.driver != "hikcentral":
+        config = config_for(device, registry.schemas[device.driver])
+        if device.zones:
             check_config(config)
         for cid, comp in config["cmps"].items():
             # a snapshot only where the schema has a working snapshot command
-            if comp["p"] == "image":
+            if comp["p"] in ("image", "button"):
                 assert registry.schemas[device.driver].commands["snapshot"].supported, cid
-    hpp = config_for(site.devices["hpp"], registry.schemas["hpp"])["cmps"]
-    kinds = {cid.rsplit("_", 1)[0] if cid.startswith("yard_ptz") else cid: c["p"] for cid, c in hpp.items()}
-    assert kinds["shop_panel_panel"] == "alarm_control_panel"
-    assert hpp["shop_front_door_sensor"]["p"] == "binary_sensor" and "shop_front_door_bypass" in hpp
-    assert not [cid for cid in hpp if cid.startswith(("shop_panel_", "shop_front_door_"))
-                and cid not in ("shop_panel_panel", "shop_front_door_sensor", "shop_front_door_bypass")]
-    assert hpp["yard_ptz_take_snapshot"]["p"] == "button"
-    # HikCentral's schema has no snapshot command: no image, no button (issue 15 item 1)
-    registry_hcp = registry.schemas["hikcentral"]
+    hpp_device, hpp_schema = site.devices["hpp"], registry.schemas["hpp"]
+    # before the driver said what the bare serial is, nothing is announced for it
+    assert not [cid for cid in config_for(hpp_device, hpp_schema)["cmps"] if cid.startswith("shop_hub")]
+    # the facts the HPP driver reports for the sample's zones (tests/drivers/hpp/test_hpp_outputs.py)
+    facts = {"shop_hub": {"device_type": "alarm_host", "outputs": [0, 1]},
+             "shop_front_door": {"detector_type": "magneticContact"}}
+    config = config_for(hpp_device, hpp_schema, facts)
+    check_config(config)
+    hpp = config["cmps"]
+    camera_events = ("motion", "intrusion", "line_crossing", "region_entrance", "region_exit", "tamper",
+                     "video_loss")
+    # every entity works over HPP: no snapshot, siren or instant arming (not_supported there)
+    assert {cid: c["p"] for cid, c in hpp.items()} == {
+        **{f"yard_ptz_{t}": "binary_sensor" for t in camera_events},
+        "shop_hub_relay_0": "switch", "shop_hub_relay_1": "switch",
+        "shop_panel_panel": "alarm_control_panel",
+        "shop_front_door_sensor": "binary_sensor", "shop_front_door_bypass": "switch"}
+    assert hpp["shop_front_door_sensor"]["device_class"] == "door"
+    assert set(hpp["shop_panel_panel"]["supported_features"]) == {"arm_away", "arm_home"}
+    # HikCentral cameras take snapshots through HCP's capture API (docs/drivers/hikcentral.md)
     hcp_device = DeviceConfig("hcp", "hikcentral", "HCP", {}, {"lobby": zone("lobby", "Lobby", camera="c1")})
-    hcp = config_for(hcp_device, registry_hcp)
+    hcp = config_for(hcp_device, registry.schemas["hikcentral"])
     check_config(hcp)
-    assert {c["p"] for c in hcp["cmps"].values()} == {"binary_sensor"}
+    assert {c["p"] for c in hcp["cmps"].values()} == {"binary_sensor", "image", "button"}
+    assert hcp["cmps"]["lobby_take_snapshot"]["p"] == "button"
     assert "json_attributes_topic" in hcp["cmps"]["lobby_motion"]
 
 
@@ -105,10 +118,25 @@ def test_hpp_bare_serial_is_a_camera_or_a_panel_by_fact():
     schema = load_registry().schemas["hpp"]
     device = DeviceConfig("hpp", "hpp", "HPP", {}, {"unit": zone("unit", "Unit", address="Q20000001")})
     assert config_for(device, schema)["cmps"] == {}  # not known yet: nothing that could be wrong
-    panel = config_for(device, schema, {"unit": {"device_type": "alarm"}})["cmps"]
-    assert {c["p"] for c in panel.values()} == {"siren"}
-    camera = config_for(device, schema, {"unit": {"device_type": "encoding"}})["cmps"]
-    assert "unit_snapshot" in camera and "unit_motion" in camera
+    assert config_for(device, schema, {"unit": {"device_type": "alarm_host"}})["cmps"] == {}  # no relays read yet
+    panel = config_for(device, schema, {"unit": {"device_type": "alarm_host", "outputs": [0, 1]}})
+    check_config(panel)
+    assert {cid: c["p"] for cid, c in panel["cmps"].items()} == {"unit_relay_0": "switch", "unit_relay_1": "switch"}
+    camera = config_for(device, schema, {"unit": {"device_type": "nvr", "outputs": [1]}})
+    check_config(camera)
+    assert "unit_motion" in camera["cmps"] and camera["cmps"]["unit_output_1"]["p"] == "switch"
+    # HPP has no snapshot, siren or lock (not_supported): no entity for them on either
+    assert not [c for c in {**panel["cmps"], **camera["cmps"]}.values()
+                if c["p"] in ("image", "button", "siren", "lock")]
+    assert config_for(device, schema, {"unit": {"device_type": "intercom", "outputs": [1]}})["cmps"] == {}
+    # a relay switch sends alarm_output and shows the relay's real state, not an optimistic guess
+    relay = panel["cmps"]["unit_relay_1"]
+    assert relay["command_topic"] == "gem/t/hpp/cmd/alarm_output" and "optimistic" not in relay
+    assert json.loads(relay["payload_on"])["args"] == {"zone": "unit", "output": 1, "state": "on"}
+    assert json.loads(relay["payload_off"])["args"] == {"zone": "unit", "output": 1, "state": "off"}
+    for states, shown in (({"0": False, "1": True}, "ON"), ({"1": False}, "OFF"), ({"1": None}, ""), ({}, ""),
+                          ([1], "")):
+        assert render_value(relay["value_template"], json.dumps({"output_states": states})) == shown, states
 
 
 def test_alarm_zone_device_class_from_the_detector_type():
@@ -120,26 +148,31 @@ def test_alarm_zone_device_class_from_the_detector_type():
         "device_class"] == "smoke"
     unknown = config_for(device, schema, {"door": {"detector_type": "somethingNew"}})["cmps"]["door_sensor"]
     assert unknown["device_class"] == "safety"
-    assert render_value(sensor["value_template"], json.dumps({"alarm": True, "active": {}})) == "ON"
-    assert render_value(sensor["value_template"], json.dumps({"alarm": False, "active": {"alarm": True}})) == "ON"
+    # on while the contact is open (A.5.13 magnetOpenStatus, zone state open) or an alarm is open
+    assert render_value(sensor["value_template"], json.dumps({"open": True, "active": {}})) == "ON"
+    assert render_value(sensor["value_template"], json.dumps({"open": False, "active": {"alarm": True}})) == "ON"
+    assert render_value(sensor["value_template"], json.dumps({"open": False, "active": {}})) == "OFF"
 
 
 def test_panel_states_and_commands_render_as_home_assistant_would():
     schema = load_registry().schemas["hpp"]
     device = DeviceConfig("hpp", "hpp", "HPP", {}, {"area": zone("area", "Area", address="Q20000001:sub:2")})
     panel = config_for(device, schema)["cmps"]["area_panel"]
+    # the arming the HPP driver publishes (A.5.9 arming with disarm as disarmed, CID reports)
     for state, shown in (({"arming": "away"}, "armed_away"), ({"arming": "stay"}, "armed_home"),
-                         ({"arming": "instant"}, "armed_night"), ({"arming": "disarm"}, "disarmed"),
-                         ({"arming": "disarmed"}, "disarmed"), ({"arming": "away", "alarm": True}, "triggered"),
+                         ({"arming": "arming"}, "arming"), ({"arming": "disarmed"}, "disarmed"),
+                         ({"arming": "away", "alarm": True}, "triggered"),
                          ({"arming": "away", "active": {"alarm": True}}, "triggered"), ({"arming": "odd"}, ""),
                          ({}, "")):
         assert render_value(panel["value_template"], json.dumps(state)) == shown, state
-    body = json.loads(render_command(panel["command_template"], action="ARM_NIGHT", code=None))
-    assert body == {"id": "ha-area", "args": {"zone": "area", "action": "ARM_NIGHT"}}
+    body = json.loads(render_command(panel["command_template"], action="ARM_HOME", code=None))
+    assert body == {"id": "ha-area", "args": {"zone": "area", "action": "ARM_HOME"}}
     command, args = route_action(schema.capabilities, device.zones, None, body["args"])
-    assert (command, args) == ("arm_instant", {"zone": "area"})
-    with pytest.raises(ValueError, match="offers disarm, arm_away, arm_home, arm_night"):
-        route_action(schema.capabilities, device.zones, None, {"zone": "area", "action": "arm_vacation"})
+    assert (command, args) == ("arm_stay", {"zone": "area"})
+    # instant arming is not_supported over HPP (A.4.10): no arm_night feature, the action is refused
+    assert "arm_night" not in panel["supported_features"]
+    with pytest.raises(ValueError, match="offers disarm, arm_away, arm_home, not 'ARM_NIGHT'"):
+        route_action(schema.capabilities, device.zones, None, {"zone": "area", "action": "ARM_NIGHT"})
     with pytest.raises(ValueError, match="no zone 'nope'"):
         route_action(schema.capabilities, device.zones, None, {"zone": "nope", "action": "disarm"})
 
@@ -175,6 +208,9 @@ def test_names_manufacturer_and_case():
     ("  cam: {outputs: [{key: r, platform: button, command: relay, number_arg: n}]}",
      "exactly one of numbers, numbers_from"),
     ("  cam: {sensor: {device_class: door}}", "needs an event, a flag or both"),
+    ("  cam: {snapshot: gone}", "command 'gone' is declared supported: false, so an entity for it could never"),
+    ("  cam: {outputs: [{key: r, platform: lock, command: relay, number_arg: n, numbers: [1], on: {state: a}, "
+     "off: {state: b}, state_from: s}]}", "outputs[0].state_from: only a switch"),
     ("  cam: {}\n", None),
 ])
 def test_malformed_capabilities_name_the_spot(tmp_path, capabilities, message):
@@ -214,6 +250,26 @@ def test_outputs_and_presets_from_facts(tmp_path):
     assert cmps["z_relay_1"]["name"] == "Gate cam relay 1"
     assert json.loads(cmps["z_gate_7"]["payload_lock"])["args"]["state"] == "close"
     assert json.loads(cmps["z_bell_9"]["payload_press"])["args"] == {"zone": "z", "n": 9, "state": "pulse"}
+
+
+def test_the_capabilities_example_of_writing_a_driver_works(tmp_path):
+    """docs/writing-a-driver.md: its capabilities block, with its schema block, loads and gives
+    the entities it describes."""
+    doc = (ROOT / "docs" / "writing-a-driver.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    example = next(b for b in blocks if b.startswith("capabilities:"))
+    path = tmp_path / "mydriver.yaml"
+    path.write_text(blocks[0] + example)
+    schema = load_schema(path)
+    device = DeviceConfig("box", "mydriver", "Box", {}, {"gate": zone("gate", "Gate", channel=1)})
+    config = config_for(device, schema, {"gate": {"relays": [1, 2]}})
+    check_config(config)
+    assert {cid: c["p"] for cid, c in config["cmps"].items()} == {
+        "gate_motion": "binary_sensor", "gate_tamper": "binary_sensor", "gate_snapshot": "image",
+        "gate_take_snapshot": "button", "gate_relay_1": "switch", "gate_relay_2": "switch"}
+    relay = config["cmps"]["gate_relay_2"]
+    assert json.loads(relay["payload_on"])["args"] == {"zone": "gate", "output": 2, "state": "on"}
+    assert render_value(relay["value_template"], json.dumps({"relay_states": {"2": True}})) == "ON"
 
 
 def test_announced_components_are_removed_after_a_restart(tmp_path):

@@ -7,7 +7,6 @@ driver as the right gemhost command; the effect is read back from the simulated 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ KEY = "ha-hpp-key-5b0e1c77d2a94f31"
 PANEL, PTZ = "Q20000001", "Q10000002"
 B = "gem/ha"
 CONFIG = "homeassistant/device/ha_hpp/config"
-ZONES = {"yard_ptz": ("Yard PTZ", f"{PTZ}:1"), "shop_unit": ("Shop panel", PANEL),
-         "shop_panel": ("Shop alarm", f"{PANEL}:sub:1"), "shop_door": ("Shop front door", f"{PANEL}:zone:1")}
+ZONES = {"yard_ptz": ("Yard PTZ", f"{PTZ}:1"), "yard_cam": ("Yard camera", PTZ), "shop_unit": ("Shop panel", PANEL),
+         "shop_panel": ("Shop alarm", f"{PANEL}:sub:1"), "shop_door": ("Shop front door", f"{PANEL}:zone:0")}
+CAMERA_EVENTS = {"motion", "intrusion", "line_crossing", "region_entrance", "region_exit", "tamper", "video_loss"}
 
 
 def site_text(broker: Any, domain: str) -> str:
@@ -89,73 +89,98 @@ async def send(w: MqttWatcher, topic: str, payload: str) -> dict[str, Any]:
     return json.loads(w.on(topic + "/reply")[seen].payload)
 
 
-async def state_renders(w: MqttWatcher, zone: str, template: str, wanted: str) -> None:
-    await w.wait(f"{B}/hpp/{zone}/state", lambda m: bool(m.payload) and render_value(template, m.payload) == wanted,
-                 timeout=20)
+def mark(w: MqttWatcher) -> set[int]:
+    """The messages seen so far: a later wait must be met by a newer one."""
+    return {id(m) for m in w.messages}
+
+
+async def state_renders(w: MqttWatcher, zone: str, template: str, wanted: str, before: set[int] | None = None
+                        ) -> None:
+    """A zone state (published after ``before``, when given) renders ``wanted`` through the template."""
+    seen = before or set()
+    await w.wait(f"{B}/hpp/{zone}/state", lambda m: id(m) not in seen and bool(m.payload) and
+                 render_value(template, m.payload) == wanted, timeout=20)
 
 
 def full_config(d: dict[str, Any]) -> bool:
-    return "shop_unit_siren_1" in d["cmps"]  # a fact-dependent entity: the inventory was read
+    """The driver has said what it knows: the bare serials' kinds and outputs, the door's detector."""
+    cmps = d["cmps"]
+    return "shop_unit_relay_1" in cmps and "yard_cam_output_1" in cmps and \
+        cmps.get("shop_door_sensor", {}).get("device_class") == "door"
 
 
 async def test_hpp_entities_send_the_right_commands(rig):
     await rig.start()
-    w, panel = rig.w, rig.simulator.cloud.devices[PANEL]
+    w, sim = rig.w, rig.simulator
+    panel, camera = sim.cloud.devices[PANEL], sim.cloud.devices[PTZ]
     config = await w.wait_json(CONFIG, full_config, timeout=30)
     check_config(config)
     cmps = config["cmps"]
     platforms = {cid: c["p"] for cid, c in cmps.items()}
-    # every zone kind gets the entities it can use, and nothing else
+    # every zone kind gets the entities it can use over HPP, and nothing else: no snapshot
+    # image or button, no siren, no instant arming (all not_supported through the cloud)
     assert {cid for cid in platforms if cid.startswith("shop_panel")} == {"shop_panel_panel"}
     assert {cid for cid in platforms if cid.startswith("shop_door")} == {"shop_door_sensor", "shop_door_bypass"}
-    assert {cid for cid in platforms if cid.startswith("shop_unit")} == {"shop_unit_siren_1"}
-    assert platforms["yard_ptz_snapshot"] == "image" and platforms["yard_ptz_take_snapshot"] == "button"
-    assert platforms["yard_ptz_motion"] == "binary_sensor"
+    assert {cid: p for cid, p in platforms.items() if cid.startswith("shop_unit")} == {
+        "shop_unit_relay_0": "switch", "shop_unit_relay_1": "switch"}
+    assert {cid for cid in platforms if cid.startswith("yard_ptz")} == {f"yard_ptz_{t}" for t in CAMERA_EVENTS}
+    assert {cid for cid in platforms if cid.startswith("yard_cam")} == \
+        {f"yard_cam_{t}" for t in CAMERA_EVENTS} | {"yard_cam_output_1"}
+    assert not {"image", "button", "siren", "lock"} & set(platforms.values())
     assert config["dev"]["manufacturer"] == "Hikvision" and config["dev"]["model"] == "Hik-Partner Pro"
 
     alarm = cmps["shop_panel_panel"]
     assert alarm["name"] == "Shop alarm" and alarm["code_arm_required"] is False
-    assert set(alarm["supported_features"]) == {"arm_away", "arm_home", "arm_night"}
+    assert set(alarm["supported_features"]) == {"arm_away", "arm_home"}
     await state_renders(w, "shop_panel", alarm["value_template"], "disarmed")
     # the payloads Home Assistant publishes: its defaults ARM_AWAY/ARM_HOME/DISARM through the
     # command_template (alarm_control_panel.py _publish: variables action and code)
     for action, mode, shown in (("ARM_AWAY", "away", "armed_away"), ("ARM_HOME", "stay", "armed_home"),
                                 ("DISARM", "disarm", "disarmed")):
         payload = render_command(alarm["command_template"], action=action, code=None)
+        before = mark(w)
         reply = await send(w, alarm["command_topic"], payload)
         assert reply["ok"], reply
-        assert panel.subsystems[1].arming == mode
-        await state_renders(w, "shop_panel", alarm["value_template"], shown)
-    refused = await send(w, alarm["command_topic"], render_command(alarm["command_template"], action="ARM_VACATION"))
+        assert panel.partitions[1].arming == mode
+        await state_renders(w, "shop_panel", alarm["value_template"], shown, before)
+    refused = await send(w, alarm["command_topic"], render_command(alarm["command_template"], action="ARM_NIGHT"))
     assert refused["error"]["code"] == "invalid_args" and "arm_away" in refused["error"]["message"]
 
-    door = cmps["shop_door_sensor"]
-    assert door["name"] == "Shop front door" and door["device_class"] == "safety"
+    door, bypass = cmps["shop_door_sensor"], cmps["shop_door_bypass"]
+    assert door["name"] == "Shop front door" and door["device_class"] == "door"
     await state_renders(w, "shop_door", door["value_template"], "OFF")
-    bypass = cmps["shop_door_bypass"]
-    assert (await send(w, bypass["command_topic"], bypass["payload_on"]))["ok"]
-    assert panel.zones[1].bypassed is True
-    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_on"])
+    sim.contact(PANEL, 0, True)  # the door opens (disarmed: no alarm, the panel's zone status says so)
+    before = mark(w)
+    assert (await send(w, bypass["command_topic"], bypass["payload_on"]))["ok"]  # the panel is read again
+    assert panel.zones[0].bypassed is True
+    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_on"], before)
+    await state_renders(w, "shop_door", door["value_template"], "ON", before)
+    sim.contact(PANEL, 0, False)
+    before = mark(w)
     assert (await send(w, bypass["command_topic"], bypass["payload_off"]))["ok"]
-    assert panel.zones[1].bypassed is False
-    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_off"])
+    assert panel.zones[0].bypassed is False
+    await state_renders(w, "shop_door", bypass["value_template"], bypass["state_off"], before)
+    await state_renders(w, "shop_door", door["value_template"], "OFF", before)
 
-    siren = cmps["shop_unit_siren_1"]
-    # siren.py _async_publish renders command_template with value = payload_on and state
-    on = render_command(siren["command_template"], value="ON", state="ON")
-    assert (await send(w, siren["command_topic"], on))["ok"] and panel.sirens[1] is True
-    off = render_command(siren["command_off_template"], value="OFF", state="OFF")
-    assert (await send(w, siren["command_topic"], off))["ok"] and panel.sirens[1] is False
-
-    press = cmps["yard_ptz_take_snapshot"]
-    assert (await send(w, press["command_topic"], press["payload_press"]))["ok"]
-    image = await w.wait(cmps["yard_ptz_snapshot"]["image_topic"], lambda m: bool(m.payload), timeout=20)
-    assert base64.b64decode(image.payload)[:2] == b"\xff\xd8"
+    # switches show the relay as the device reports it (A.4.17 / A.4.21) and switch it
+    for cid, zone, states in (("shop_unit_relay_1", "shop_unit", panel.relays),
+                              ("yard_cam_output_1", "yard_cam", camera.io_outputs)):
+        switch = cmps[cid]
+        assert "optimistic" not in switch
+        await state_renders(w, zone, switch["value_template"], switch["state_off"])
+        before = mark(w)
+        assert (await send(w, switch["command_topic"], switch["payload_on"]))["ok"] and states[1] is True
+        await state_renders(w, zone, switch["value_template"], switch["state_on"], before)
+        before = mark(w)
+        assert (await send(w, switch["command_topic"], switch["payload_off"]))["ok"] and states[1] is False
+        await state_renders(w, zone, switch["value_template"], switch["state_off"], before)
+    assert panel.relays[0] is False  # the other relay untouched
 
 
 async def test_hpp_entities_survive_a_restart_without_the_cloud(rig):
-    """Facts (which bare serial is a panel) persist: a host restarted while the cloud is
-    unreachable announces the same entities at once instead of dropping them."""
+    """Facts (which bare serial is a panel, its relays, the door's detector) persist: a host
+    restarted while the cloud is unreachable announces the same entities at once instead of
+    dropping them."""
     host = await rig.start()
     first = await rig.w.wait_json(CONFIG, full_config, timeout=30)
     await host.stop()
@@ -166,5 +191,7 @@ async def test_hpp_entities_survive_a_restart_without_the_cloud(rig):
     assert {c: v for c, v in again["cmps"].items() if len(v) > 1} == \
         {c: v for c, v in first["cmps"].items() if len(v) > 1}
     state = Path(rig.site.parent / "state" / "hpp")
-    assert json.loads((state / "capabilities.json").read_text())["zones"]["shop_unit"]["device_type"] == "alarm"
+    facts = json.loads((state / "capabilities.json").read_text())["zones"]
+    assert (facts["shop_unit"]["device_type"], facts["shop_unit"]["outputs"]) == ("alarm_host", [0, 1])
+    assert facts["shop_door"]["detector_type"] == "magneticContact"
     await asyncio.sleep(0)  # the restarted host is stopped by the fixture

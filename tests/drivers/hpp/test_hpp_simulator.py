@@ -10,7 +10,7 @@ import re
 import aiohttp
 import pytest
 from gemhost_drivers.hpp import client as api
-from gemhost_drivers.hpp import plugin
+from gemhost_drivers.hpp import plugin, sim_isapi
 from gemhost_drivers.hpp.client import Credentials, HppClient
 from gemhost_drivers.hpp.driver import HppDriver
 from gemhost_drivers.hpp.simulator import HppSimulator
@@ -161,6 +161,31 @@ async def test_control_api_over_http(sim):
     assert types == ["XML", "deviceoffline", "cidEvent", "Linkage", "cidEvent", "devicedeleted"]
     assert state["devices"]["Q20000001"]["zones"]["2"]["alarm"] is False
     assert state["devices"]["Q10000002"]["site"] is None and state["queue"] == 6
+
+
+async def test_a_magnetic_contact_opens_closes_and_alarms_when_armed(sim):
+    """/_sim/contact: the contact's state is what status/zones reports (A.5.13 magnetOpenStatus);
+    opening it while its partition is armed is an intrusion (CID 1130), closing it the restore."""
+    panel = sim.cloud.devices["Q20000001"]
+    async with aiohttp.ClientSession() as http:
+
+        async def contact(body: dict) -> dict:
+            async with http.post(sim.url + "/_sim/contact", json=body) as resp:
+                return await resp.json()
+
+        assert (await contact({"serial": "Q20000001", "zone": 0, "open": True}))["ok"]
+        assert panel.zones[0].magnet_open is True and not sim.cloud.queue  # disarmed: no alarm
+        assert (await contact({"serial": "Q20000001", "zone": 0, "open": False}))["ok"]
+        sim.cloud.arm("Q20000001", 1, "away")
+        assert (await contact({"serial": "Q20000001", "zone": 0, "open": True}))["ok"]
+        assert (await contact({"serial": "Q20000001", "zone": 0, "open": False}))["ok"]
+        refused = await contact({"serial": "Q20000001", "zone": 1, "open": True})
+        assert refused["ok"] is False and "not a magnetic contact" in refused["error"]
+    codes_sent = [json.loads(m["alarmData"]).get("CIDEvent", {}).get("code") for m in sim.cloud.queue]
+    assert codes_sent == [3401, 1130, None, 3130]  # arm, alarm, its Linkage, restore
+    zones = sim_isapi.handle(sim.cloud, panel, "GET", "ISAPI/SecurityCP/status/zones?format=json", b"")
+    listed = {z["Zone"]["id"]: z["Zone"] for z in json.loads(zones.body)["ZoneList"]}
+    assert listed[0]["magnetOpenStatus"] is False and "magnetOpenStatus" not in listed[1]
 
 
 def test_simulator_refuses_non_loopback():
