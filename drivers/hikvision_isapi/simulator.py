@@ -27,8 +27,8 @@ from aiohttp import web
 from gemhost.jpeg import grey_jpeg
 from gemhost.selfsigned import SelfSignedTLS
 
+from . import kernel as isapi_xml
 from . import sim_documents as docs
-from . import xml as isapi_xml
 from .assumptions import REFUSAL_IS_RESPONSE_STATUS
 from .sim_alerts import REGION_TYPES, AlertWriter
 from .sim_auth import AuthState, User

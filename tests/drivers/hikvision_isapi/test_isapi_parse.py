@@ -6,7 +6,8 @@ import json
 
 import pytest
 import xmltodict
-from gemhost_drivers.hikvision_isapi import channels, events, xml
+from gemhost_drivers.hikvision_isapi import channels, events
+from gemhost_drivers.hikvision_isapi import kernel as xml
 from gemhost_drivers.hikvision_isapi.events import MultipartParser, Part, decode_part
 from isapi_helpers import captures
 
