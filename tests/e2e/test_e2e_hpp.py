@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 from gemhost_drivers.hpp import binding
-from gemhost_drivers.hpp import sim_bodies as bodies
-from gemhost_drivers.hpp.simulator import HppSimulator
+from gemhost_drivers.hpp.simulator import HppSimulator, bodies
 
 from gemhost import cli
 from gemhost.host import Host

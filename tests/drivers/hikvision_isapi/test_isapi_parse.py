@@ -275,7 +275,7 @@ def test_unknown_event_types_pass_through():
 
 
 def test_fixture_unparse_round_trips_every_capture():
-    from gemhost_drivers.hikvision_isapi.sim_fixture import unparse
+    from gemhost_drivers.hikvision_isapi.simulator.fixture import unparse
 
     count = 0
     for path in _devices():

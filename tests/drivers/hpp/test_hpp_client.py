@@ -91,7 +91,7 @@ async def test_every_token_code_of_a1_refreshes_once(sim, hpp, code, monkeypatch
     def refuse(header):
         if refusals["left"]:
             refusals["left"] -= 1
-            from gemhost_drivers.hpp.sim_cloud import CloudError
+            from gemhost_drivers.hpp.simulator.cloud import CloudError
 
             raise CloudError(code)
         return original(header)

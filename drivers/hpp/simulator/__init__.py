@@ -5,8 +5,8 @@ given, what the site file's ``domain`` names) answers ``POST /api/hpcgw/v1/token
 ``/_sim`` control API only; the *regional* listener (a free port, returned as ``areaDomain``)
 answers every API the driver uses, plus the picture URLs of A.3.6 (``/v3/alarms/pic/get``).
 Paths outside the guide get 404. Answers are the guide's envelope ``{"errorCode": "0",
-"data": ...}`` with the A.1 codes; the account state lives in :mod:`sim_cloud`, the devices'
-ISAPI answers in :mod:`sim_isapi`.
+"data": ...}`` with the A.1 codes; the account state lives in :mod:`.cloud`, the devices'
+ISAPI answers in :mod:`.isapi`, the bodies they carry in :mod:`.bodies`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 from gemhost_drivers.hpp import client as api
-from gemhost_drivers.hpp import codes, sim_isapi
-from gemhost_drivers.hpp import sim_bodies as bodies
-from gemhost_drivers.hpp.sim_cloud import ALARM_HOST, Cloud, CloudError, Device
+from gemhost_drivers.hpp import codes
+from gemhost_drivers.hpp.simulator import bodies
+from gemhost_drivers.hpp.simulator import isapi as device_isapi
+from gemhost_drivers.hpp.simulator.cloud import ALARM_HOST, Cloud, CloudError, Device
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULTS = ("slow", "error500", "bad_json", "revoke_token", "rate_limit")
@@ -392,7 +393,7 @@ class HppSimulator:
         self.transparent_log.append({"serial": dev.serial, "method": request.method, "uri": uri,
                                      "content_type": request.content_type, "body": raw})
         del self.transparent_log[:-200]
-        answer = sim_isapi.handle(self.cloud, dev, request.method, uri, raw)
+        answer = device_isapi.handle(self.cloud, dev, request.method, uri, raw)
         return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type,
                             headers={"X-EZO-Code": "0", **answer.headers})
 

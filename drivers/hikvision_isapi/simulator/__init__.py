@@ -27,13 +27,13 @@ from aiohttp import web
 from gemhost.jpeg import grey_jpeg
 from gemhost.selfsigned import SelfSignedTLS
 
-from . import kernel as isapi_xml
-from . import sim_documents as docs
-from .assumptions import REFUSAL_IS_RESPONSE_STATUS
-from .sim_alerts import REGION_TYPES, AlertWriter
-from .sim_auth import AuthState, User
-from .sim_fixture import unparse
-from .sim_stream import PART_TYPE, FirmwareStreamResponse, chunked_response, part
+from .. import kernel as isapi_xml
+from ..assumptions import REFUSAL_IS_RESPONSE_STATUS
+from . import documents as docs
+from .alerts import REGION_TYPES, AlertWriter
+from .auth import AuthState, User
+from .fixture import unparse
+from .stream import PART_TYPE, FirmwareStreamResponse, chunked_response, part
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 MAC = "02:00:00:00:00:01"
@@ -318,7 +318,7 @@ class IsapiSimulator:
         return docs.device_info(nvr=self.kind == "nvr", model=self.model, serial=self.serial, mac=MAC)
 
     def alert_xml(self, channel: int | None, event_type: str, state: str = "active", **fields: str) -> str:
-        """One EventNotificationAlert like firmware sends (see sim_alerts)."""
+        """One EventNotificationAlert like firmware sends (see simulator/alerts.py)."""
         smart = event_type.lower() in REGION_TYPES and state != "inactive"
         return self.alerts.alert(channel, event_type, state, region=1 if smart else None, **fields)
 
