@@ -131,8 +131,8 @@ async def test_run_events_backs_off_and_recovers_from_cloud_faults(make_driver, 
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     sim.event("Q10000001", "VMD")
-    sim.inject("error500", count=2)
-    sim.inject("bad_json")
+    sim.queue_fault("error500", count=2)
+    sim.queue_fault("bad_json")
     task = asyncio.create_task(driver.run_events())
     try:
         await until(lambda: len(ctx.events) == 1 and not sim.cloud.queue)
@@ -290,7 +290,7 @@ async def test_no_secret_or_token_in_logs_or_results(make_driver, sim, hpp, capl
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     sim.event("Q10000001", "VMD")
-    sim.inject("error500")
+    sim.queue_fault("error500")
     task = asyncio.create_task(driver.run_events())
     try:
         await until(lambda: len(ctx.events) == 1)
