@@ -7,8 +7,8 @@ cameras across regions and encoding devices in pages, with the field names of re
 (``produceName``, ``encodeDevIndexCode``/``encodeDevName``), hands out preview URLs that expire
 (on a clock tests can advance instead of sleeping), captures pictures, keeps PTZ state,
 accepts event subscriptions and pushes scripted events (every ``status`` of the push format)
-to the subscribed callback URLs. Faults can be injected (slow, HTTP 500, broken JSON, OpenAPI
-disabled, permission denied) from Python or from the small control API under ``/_sim/``.
+to the subscribed callback URLs. Faults of the core's vocabulary (``gemhost.simulator.FAULTS``,
+this one supports ``faults``) can be injected from Python or from the control API under ``/_sim/``.
 Every body and code is cited in docs/drivers/hikcentral.md.
 """
 
@@ -36,11 +36,10 @@ from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES, code_for
 from gemhost_drivers.hikcentral.events import is_loopback
 
 from gemhost.jpeg import grey_jpeg
-from gemhost.selfsigned import SelfSignedTLS
+from gemhost.simulator import SimulatorBase
 
 log = logging.getLogger(__name__)
 
-FAULTS = ("slow", "500", "bad_json", "api_disabled", "permission", "permission_17")
 TIMESTAMP_WINDOW_MS = 15 * 60 * 1000
 OFFLINE = 2
 JSON_BODY = web.RequestKey("hcp_json_body", dict)
@@ -71,24 +70,21 @@ class PtzState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-class HikCentralSimulator:
+class HikCentralSimulator(SimulatorBase):
     """The simulator; see the module docstring. Options: cameras, https, app_key, app_secret."""
 
     driver: ClassVar[str] = "hikcentral"
+    faults: ClassVar[tuple[str, ...]] = ("slow", "error500", "bad_json", "api_disabled", "permission",
+                                         "permission_17", "no_answer")
+    tls_name: ClassVar[str] = "gemhost HikCentral simulator"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cameras: int = 2000, https: bool = False,
                  app_key: str = "sim-app-key", app_secret: str = "sim-app-secret", url_ttl: float = 300.0,
                  slow_delay: float = 5.0, **_options: Any) -> None:
-        if not is_loopback(host):
-            raise ValueError("the simulator only listens on loopback addresses")
-        self.host, self.port = host, port
-        self.https = https
+        super().__init__(host, port, https=https, slow_delay=slow_delay)
         self.motion_every = float(_options.get("motion_every", 0.0))
-        self._demo_task: asyncio.Task | None = None
         self.app_key, self.app_secret = app_key, app_secret
         self.url_ttl = url_ttl
-        self.slow_delay = slow_delay
-        self.fault: str | None = None
         self.clock_offset = 0.0
         self.regions: dict[str, str] = {}
         self.devices: dict[str, str] = {}
@@ -103,8 +99,6 @@ class HikCentralSimulator:
         self.last_event_id: str | None = None
         self._next_code = 1
         self._channels: dict[str, int] = {}
-        self._tls: SelfSignedTLS | None = None
-        self._runner: web.AppRunner | None = None
         self._populate(cameras)
 
     # ------------------------------------------------------------ protocol
@@ -123,15 +117,6 @@ class HikCentralSimulator:
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         return {"cameras": args.cameras, "https": args.https, "app_key": args.app_key,
                 "app_secret": args.app_secret, "motion_every": args.motion_every}
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
-
-    @property
-    def cert_file(self) -> str | None:
-        """The self-signed certificate (PEM), usable as the driver's ``ca_file``."""
-        return str(self._tls.cert_file) if self._tls else None
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._artemis_gate])
@@ -156,21 +141,9 @@ class HikCentralSimulator:
         app.router.add_delete("/_sim/cameras/{code}", self._sim_remove)
         app.router.add_post("/_sim/cameras/{code}/rename", self._sim_rename)
         app.router.add_post("/_sim/cameras/{code}/deny", self._sim_deny)
-        app.router.add_post("/_sim/fault", self._sim_fault)
-        app.router.add_get("/_sim/state", self._sim_state)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        ssl_context = None
-        if self.https:
-            self._tls = SelfSignedTLS(self.host, "gemhost HikCentral simulator")
-            ssl_context = self._tls.context
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self.port = await self.listen(app, self.port, tls=self.https, access_log=None)
         if self.motion_every > 0:
-            self._demo_task = asyncio.create_task(self._demo_motion())
+            self.spawn(self._demo_motion())
 
     async def _demo_motion(self) -> None:
         """Scripted activity for demos: every ``motion_every`` seconds a motion push for the
@@ -184,17 +157,6 @@ class HikCentralSimulator:
                 turn += 1
                 with contextlib.suppress(Exception):
                     await self.push_event(camera.code, "motion")
-
-    async def stop(self) -> None:
-        if self._demo_task is not None:
-            self._demo_task.cancel()
-            self._demo_task = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._tls is not None:
-            self._tls.cleanup()
-            self._tls = None
 
     # ------------------------------------------------------------ Python control API
 
@@ -236,12 +198,6 @@ class HikCentralSimulator:
         """Take the partner's permission for one camera away (or give it back): calls that
         address it are refused with code 130."""
         (self.denied.add if denied else self.denied.discard)(str(code))
-
-    def set_fault(self, kind: str | None) -> None:
-        """Inject a fault into every /artemis call: one of FAULTS, or None to clear."""
-        if kind is not None and kind not in FAULTS:
-            raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULTS)}")
-        self.fault = kind
 
     def advance(self, seconds: float) -> None:
         """Move the simulator's clock forward (preview URL expiry) without sleeping."""
@@ -295,7 +251,8 @@ class HikCentralSimulator:
         if not request.path.startswith("/artemis/"):
             return await handler(request)
         self.requests.append(request.path)
-        if self.fault == "api_disabled":
+        fault, seconds = self.take_fault()
+        if fault == "api_disabled":
             return web.Response(status=404, text="<html><body>404 Not Found</body></html>",
                                 content_type="text/html")
         body = await request.read()
@@ -303,15 +260,14 @@ class HikCentralSimulator:
         if refusal:
             self.rejected_signatures += 1
             return _error(*refusal)
-        if self.fault == "permission":
+        if fault == "permission":
             return _error(*PERMISSION_DENIED)
-        if self.fault == "permission_17":
+        if fault == "permission_17":
             return _error("17", "No permission for OpenAPI access.")
-        if self.fault == "500":
+        if fault == "error500":
             return web.Response(status=500, text="Internal Server Error")
-        if self.fault == "slow":
-            await asyncio.sleep(self.slow_delay)
-        if self.fault == "bad_json":
+        await self.apply_timing_fault(fault, seconds)
+        if fault == "bad_json":
             return web.Response(status=200, text='{"code": "0", "data": {', content_type="application/json")
         try:
             parsed = json.loads(body or b"{}")
@@ -502,22 +458,15 @@ class HikCentralSimulator:
         self.deny_camera(request.match_info["code"], bool(body.get("denied", True)))
         return web.json_response({"denied": sorted(self.denied)})
 
-    async def _sim_fault(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        try:
-            self.set_fault(body.get("kind"))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"fault": self.fault})
-
-    async def _sim_state(self, request: web.Request) -> web.Response:
-        return web.json_response({
+    def state(self) -> dict[str, Any]:
+        """What ``/_sim/state`` answers."""
+        return {
             "cameras": len(self.cameras), "fault": self.fault,
             "subscriptions": {str(k): v for k, v in self.subscriptions.items()},
             "ptz": {k: {"moving": v.moving, "speed": v.speed, "preset": v.preset} for k, v in self.ptz.items()},
             "rejected_signatures": self.rejected_signatures,
             "denied": sorted(self.denied), "captures": len(self.captures),
-        })
+        }
 
 
 def _ok(data: Any, msg: str = "Success") -> web.Response:

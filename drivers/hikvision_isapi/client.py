@@ -20,7 +20,7 @@ import aiohttp
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
 from gemhost.model import Secret, reveal
 
-from . import xml
+from . import kernel
 
 MAX_BODY = 16 * 1024 * 1024
 """Largest body read into memory (a 4K snapshot is a few MB)."""
@@ -161,7 +161,7 @@ class IsapiClient:
 
 def describe_status(reply: Reply) -> str:
     """The ResponseStatus of a body as one line, or empty."""
-    status = xml.response_status(reply.body) if b"ResponseStatus" in reply.body[:4096] else None
+    status = kernel.response_status(reply.body) if b"ResponseStatus" in reply.body[:4096] else None
     if not status:
         return ""
     parts = [status["status_string"] or "error"]
@@ -202,7 +202,7 @@ def error_for(reply: Reply, method: str, path: str, *, op: str = "",  # noqa: C9
     if status >= 400:
         return DeviceError(f"HTTP {status} on {where}{suffix or ''}")
     if method != "GET" and vendor:
-        parsed = xml.response_status(reply.body) or {}
+        parsed = kernel.response_status(reply.body) or {}
         code = parsed.get("status_code")
         if code not in (None, 0, 1):
             return DeviceError(f"{where} refused: {vendor}")

@@ -14,7 +14,7 @@ from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
 from gemhost.urls import strip_credentials
 
-from . import channels, diagnose, triggers, xml
+from . import channels, diagnose, kernel, triggers
 from .client import IsapiClient
 from .events import Alert, AlertDecoder, MultipartParser, boundary_of
 
@@ -81,8 +81,8 @@ class IsapiDriver(Driver):
             self._auth_ok.clear()
             raise
         try:
-            parsed = xml.device_info(reply.body)
-        except xml.XmlError as exc:
+            parsed = kernel.device_info(reply.body)
+        except kernel.XmlError as exc:
             raise DeviceError(f"deviceInfo is not valid XML: {exc}") from None
         self.info = DeviceInfo(
             model=parsed["model"], firmware=parsed["firmware"], serial=parsed["serial"],
@@ -115,19 +115,19 @@ class IsapiDriver(Driver):
         without them (old firmware, an account without the right) just publishes none."""
         try:
             body = (await self.client.get(EVENT_TRIGGERS)).body
-            found = xml.event_triggers(body)
+            found = kernel.event_triggers(body)
         except DeviceUnreachable as exc:  # deviceInfo just answered: try again at the next poll
             self.log.info("event triggers not read this time: %s", exc)
             return
-        except (AuthError, DeviceError, NotSupported, xml.XmlError) as exc:
+        except (AuthError, DeviceError, NotSupported, kernel.XmlError) as exc:
             # refused or absent: never asked again by this driver (a refusal may count as a
             # failed login on the device, and the lockout allows very few)
             self.log.info("event triggers unavailable (%s); zones publish no event_types", exc)
             self.event_types = {}
             return
         pir = None
-        with contextlib.suppress(AuthError, DeviceError, DeviceUnreachable, NotSupported, xml.XmlError):
-            pir = xml.capability((await self.client.get(CAPABILITIES)).body, "WLAlarmCap", "isSupportPIR")
+        with contextlib.suppress(AuthError, DeviceError, DeviceUnreachable, NotSupported, kernel.XmlError):
+            pir = kernel.capability((await self.client.get(CAPABILITIES)).body, "WLAlarmCap", "isSupportPIR")
         self.event_types, self.device_event_types = triggers.event_types(found, pir=pir)
 
     async def poll(self) -> DeviceInfo:
@@ -140,9 +140,9 @@ class IsapiDriver(Driver):
 
     async def _learn_ip_channels(self) -> None:
         """InputProxy ids, needed to place NVR events that use the channelID+32 numbering."""
-        with contextlib.suppress(DeviceError, NotSupported, DeviceUnreachable, xml.XmlError):
+        with contextlib.suppress(DeviceError, NotSupported, DeviceUnreachable, kernel.XmlError):
             reply = await self.client.get(INPUT_PROXY)
-            self.ip_channel_ids = [c["channel"] for c in xml.input_proxy_channels(reply.body)]
+            self.ip_channel_ids = [c["channel"] for c in kernel.input_proxy_channels(reply.body)]
 
     async def zones_changed(self) -> None:
         """Zone state (stream URL, channel id) derives from the zone attributes alone."""
@@ -324,7 +324,7 @@ class IsapiDriver(Driver):
         sid = channels.stream_id(address, stream)
         reply = await self.client.get(f"{STREAMING}/{sid}/picture", op="snapshot", channel=address)
         if not reply.content_type.lower().startswith("image/") and reply.body[:2] != b"\xff\xd8":
-            status = xml.response_status(reply.body)
+            status = kernel.response_status(reply.body)
             why = (status or {}).get("status_string") or f"unexpected {reply.content_type or 'body'}"
             raise DeviceError(f"snapshot of channel {address} (stream {sid}) failed: {why}")
         ctype = reply.content_type.split(";")[0].strip() or "image/jpeg"
@@ -398,21 +398,21 @@ class IsapiDriver(Driver):
 
     async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """InputProxy (NVR IP channels), else Streaming channels (camera), else video inputs (DVR)."""
-        for path, parse, source in ((INPUT_PROXY, xml.input_proxy_channels, "input_proxy"),
-                                    (STREAMING, xml.streaming_channels, "streaming"),
-                                    (VIDEO_INPUTS, xml.video_inputs, "video_inputs")):
+        for path, parse, source in ((INPUT_PROXY, kernel.input_proxy_channels, "input_proxy"),
+                                    (STREAMING, kernel.streaming_channels, "streaming"),
+                                    (VIDEO_INPUTS, kernel.video_inputs, "video_inputs")):
             try:
                 reply = await self.client.get(path)
                 rows = parse(reply.body)
-            except (DeviceError, NotSupported, xml.XmlError) as exc:
+            except (DeviceError, NotSupported, kernel.XmlError) as exc:
                 self.log.debug("get_channels: %s unusable: %s", path, exc)
                 continue
             if not rows:
                 continue
             if source == "input_proxy":
                 self.ip_channel_ids = [r["channel"] for r in rows]
-                with contextlib.suppress(DeviceError, NotSupported, xml.XmlError):
-                    status = xml.input_proxy_status((await self.client.get(INPUT_PROXY + "/status")).body)
+                with contextlib.suppress(DeviceError, NotSupported, kernel.XmlError):
+                    status = kernel.input_proxy_status((await self.client.get(INPUT_PROXY + "/status")).body)
                     for r in rows:
                         r["online"] = status.get(r["channel"])
             return {"source": source, "channels": rows}
@@ -421,13 +421,13 @@ class IsapiDriver(Driver):
     async def cmd_get_device_info(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         reply = await self.client.get(DEVICE_INFO)
         try:
-            parsed = xml.device_info(reply.body)
-        except xml.XmlError as exc:
+            parsed = kernel.device_info(reply.body)
+        except kernel.XmlError as exc:
             raise DeviceError(f"deviceInfo is not valid XML: {exc}") from None
         return {**parsed, "raw_xml": reply.body.decode("utf-8", "replace")}
 
     async def _output(self, output: int, state: str) -> None:
-        body = f'<?xml version="1.0" encoding="UTF-8"?><IOPortData><outputState>{state}</outputState></IOPortData>'
+        body = kernel.io_port_data(state == "high", namespace=None)
         await self.client.put(f"/ISAPI/System/IO/outputs/{output}/trigger", body, op="output")
 
     async def cmd_trigger_output(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 from gemhost.eventtypes import normalize
 from gemhost.model import now
 
-from . import xml
+from . import kernel
 from .assumptions import NAIVE_TIME_IS_HOST_LOCAL
 
 MAX_PART = 4 * 1024 * 1024
@@ -281,28 +281,15 @@ def _int(value: Any) -> int | None:
         return None
 
 
-_NO_SIGN_OFFSET = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(00:?00)$")
-
-
 def parse_time(value: Any) -> tuple[dt.datetime, str | None]:
-    """(timestamp, None) for a readable ``dateTime``, else (time of reception, the raw text).
-
-    Some firmware drops the sign of a zero UTC offset (``2019-11-17T17:53:4200:00``, pyHik
-    issue #45); +00:00 and -00:00 are the same instant, so that one case is repaired. Any
-    other unreadable value is kept verbatim so the published event shows what the device said.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return now(), None
-    text = value.strip()
-    for candidate in (text.replace("Z", "+00:00"), _NO_SIGN_OFFSET.sub(r"\1+00:00", text)):
-        try:
-            parsed = dt.datetime.fromisoformat(candidate)
-        except ValueError:
-            continue
-        if parsed.tzinfo is None and NAIVE_TIME_IS_HOST_LOCAL:
-            parsed = parsed.astimezone()
-        return parsed, None
-    return now(), text
+    """(timestamp, None) for a readable ``dateTime`` (``kernel.read_time``), else (time of
+    reception, the raw text), so the published event shows what the device said."""
+    parsed = kernel.read_time(value)
+    if parsed is None:
+        return now(), (value.strip() or None) if isinstance(value, str) else None
+    if parsed.tzinfo is None and NAIVE_TIME_IS_HOST_LOCAL:
+        parsed = parsed.astimezone()
+    return parsed, None
 
 
 def _condition_key(vendor: str, fields: dict[str, Any]) -> str | None:
@@ -357,13 +344,8 @@ class PartError(ValueError):
 
 
 def _xml_fields(doc: bytes) -> dict[str, Any] | None:
-    root = xml.parse(doc)
-    if xml.local(root.tag) != "EventNotificationAlert":
-        return None
-    if xml.depth(root) > MAX_DEPTH:
-        raise PartError(f"alert nested deeper than {MAX_DEPTH} levels")
-    fields = xml.to_dict(root)
-    if not isinstance(fields, dict):
+    tag, fields = kernel.load(doc, max_depth=MAX_DEPTH)
+    if tag != "EventNotificationAlert" or not isinstance(fields, dict):
         return None
     ext = fields.get("Extensions")
     if isinstance(ext, dict) and "serialNumber" in ext:
@@ -403,13 +385,13 @@ def _read_xml_doc(doc: bytes) -> tuple[dict[str, Any] | None, bool]:
     """(fields, repaired) of one XML document."""
     try:
         return _xml_fields(doc), False
-    except xml.XmlError as first:
+    except kernel.XmlError as first:
         repaired = _RAW_AMP.sub(b"&amp;", doc)
         if repaired == doc:
             raise PartError(str(first)) from None
         try:
             return _xml_fields(repaired), True
-        except xml.XmlError:
+        except kernel.XmlError:
             raise PartError(str(first)) from None
 
 

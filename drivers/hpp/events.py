@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from gemhost_drivers.hikvision_isapi import kernel
 from gemhost_drivers.hpp import assumptions, cid
 from gemhost_drivers.hpp.address import CHANNEL, SUBSYSTEM, ZONE, Address
 from gemhost_drivers.hpp.parsing import as_list, load_json, load_xml
@@ -424,13 +425,10 @@ def event_type_of(body: dict[str, Any]) -> str:
 
 
 def parse_time(value: Any, zone: dt.tzinfo | None) -> tuple[dt.datetime, bool] | None:
-    """(time, had an explicit offset) of an ISO 8601 string; a local one is read in ``zone``."""
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    """(time, had an explicit offset) of an ISO 8601 string (the ISAPI kernel's reader, as
+    alarm bodies are the devices' ISAPI); a local one is read in ``zone``."""
+    parsed = kernel.read_time(_text(value))
+    if parsed is None:
         return None
     if parsed.tzinfo is not None:
         return parsed, True

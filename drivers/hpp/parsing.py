@@ -3,20 +3,18 @@
 Alarm bodies in the HPP queue are written by devices, not by the cloud (guide 3.34:
 ``alarmData`` is "the alarm data ... when the message format is JSON and XML"), so one body can
 be nested thousands of levels deep or declare entities. Nothing here recurses: the XML is read
-with defusedxml's ``iterparse`` (entities refused) and its depth is checked while it is read,
-JSON depth is checked with an explicit stack, and too deep is a :class:`ValueError` like any
+by the ISAPI kernel (xmltodict over an expat that refuses entities, depth checked while it is
+read), JSON depth is checked with an explicit stack, and too deep is a :class:`ValueError` like any
 other malformed body. The guide's own examples put stray spaces in keys (``"accessToken "``,
 ``"subSystemNo "``), so keys are stripped.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from defusedxml import ElementTree
-from defusedxml.common import DefusedXmlException
+from gemhost_drivers.hikvision_isapi import kernel
 
 MAX_DEPTH = 32
 """Deeper than any body of the guide (A.3, A.5 nest at most 6 levels) by a wide margin."""
@@ -64,41 +62,14 @@ def strip_keys(doc: Any, *, max_depth: int = MAX_DEPTH) -> Any:
     return root[0]
 
 
-def load_xml(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> tuple[str, dict[str, Any]]:
-    """(root tag, content) of an XML document as nested dicts of local tag names.
-
-    A leaf is its stripped text; repeated tags become lists. Namespaces are dropped (devices
-    use both ``http://www.hikvision.com/ver20/XMLSchema`` and ``http://www.isapi.org/ver20/...``).
-    """
-    data = text.encode() if isinstance(text, str) else text
-    stack: list[tuple[str, dict[str, Any]]] = []
-    root: tuple[str, dict[str, Any]] | None = None
+def load_xml(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> tuple[str, Any]:
+    """(root tag, content) of an XML body, read by the ISAPI kernel (the bodies are ISAPI's):
+    nested dicts of local tag names, a leaf is its stripped text, repeated tags are lists,
+    namespaces dropped. Malformed, hostile or too deep XML is a :class:`BodyError`."""
     try:
-        for event, elem in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
-            tag = elem.tag.split("}")[-1] if isinstance(elem.tag, str) else ""
-            if event == "start":
-                if len(stack) >= max_depth:
-                    raise BodyError(f"XML nested deeper than {max_depth} levels")
-                stack.append((tag, {}))
-                continue
-            name, children = stack.pop()
-            value: Any = children if children else (elem.text or "").strip()
-            elem.clear()
-            if not stack:
-                root = (name, children if isinstance(value, dict) else {})
-                break
-            parent = stack[-1][1]
-            if name in parent:
-                if not isinstance(parent[name], list):
-                    parent[name] = [parent[name]]
-                parent[name].append(value)
-            else:
-                parent[name] = value
-    except (ElementTree.ParseError, DefusedXmlException) as exc:
-        raise BodyError(f"not XML: {exc}") from None
-    if root is None:
-        raise BodyError("not XML: no root element")
-    return root
+        return kernel.load(text, max_depth=max_depth)
+    except kernel.XmlError as exc:
+        raise BodyError(str(exc)) from None
 
 
 def as_list(value: Any) -> list[Any]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gemhost_drivers.hikvision_isapi import kernel
 from gemhost_drivers.hpp import assumptions, codes
 from gemhost_drivers.hpp.client import Reply
 from gemhost_drivers.hpp.parsing import BodyError, load_json, load_xml
 
 from gemhost.errors import DeviceError, NotSupported
 
-ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
+ISAPI_NS = kernel.ISAPI_NS
 _N = r"\d+"
 
 # A.4 Request URIs, as (methods, URI pattern); <ID> is a number.
@@ -66,21 +67,10 @@ def require_listed(method: str, uri: str) -> None:
 # ------------------------------------------------------------ request bodies (A.5)
 
 
-def ptz_data(pan: int = 0, tilt: int = 0, zoom: int = 0) -> str:
-    """A.5.15 XML_Absolute_PTZData (pan, tilt, zoom in -100..100)."""
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><PTZData xmlns="{ISAPI_NS}" version="2.0">'
-        f"<pan>{int(pan)}</pan><tilt>{int(tilt)}</tilt><zoom>{int(zoom)}</zoom></PTZData>"
-    )
-
-
-def io_port_data(on: bool) -> str:
-    """A.5.23 XML_IOPortData: output level high (on) or low (off)."""
-    level = "high" if on else "low"
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?><IOPortData xmlns="{ISAPI_NS}">'
-        f"<outputState>{level}</outputState></IOPortData>"
-    )
+ptz_data = kernel.ptz_data
+"""A.5.15 XML_Absolute_PTZData (the ISAPI kernel's, in A.5's namespace)."""
+io_port_data = kernel.io_port_data
+"""A.5.23 XML_IOPortData (the ISAPI kernel's, in A.5's namespace)."""
 
 
 def list_id(ids: list[int]) -> dict[str, Any]:
@@ -101,35 +91,35 @@ OPERATE: dict[str, Any] = {}
 
 
 def _status_of(reply: Reply) -> dict[str, Any] | None:
-    """The ResponseStatus fields of an answer (A.5.8 JSON or A.5.27 XML), if it is one."""
+    """The ResponseStatus fields (``kernel.status_fields``) of an answer (A.5.8 JSON or
+    A.5.27 XML), if it is one."""
     if not reply.body:
         return None
     try:
         if "json" in reply.content_type:
             doc = load_json(reply.body)
-            return doc if isinstance(doc, dict) and "statusCode" in doc else None
-        if "xml" in reply.content_type:
+            found = doc if isinstance(doc, dict) and "statusCode" in doc else None
+        elif "xml" in reply.content_type:
             tag, content = load_xml(reply.body)
-            return content if tag == "ResponseStatus" else None
+            found = content if tag == "ResponseStatus" and isinstance(content, dict) else None
+        else:
+            found = None
     except BodyError:
         return None
-    return None
+    return kernel.status_fields(found, unreadable=3) if found is not None else None
 
 
 def judge(reply: Reply, serial: str, what: str) -> None:
     """Raise when the cloud's headers or the device's ResponseStatus report a failure."""
     status = _status_of(reply) or {}
-    try:
-        status_code = int(str(status.get("statusCode", 1)).strip() or 1)
-    except ValueError:
-        status_code = 3
-    sub = str(status.get("subStatusCode") or "").strip()
+    status_code = 1 if status.get("status_code") is None else status["status_code"]
+    sub = status.get("sub_status_code") or ""
     header_bad = reply.error_code not in assumptions.HEADER_OK or reply.device_code not in assumptions.HEADER_OK
     if status_code in (0, 1) and not header_bad and reply.status < 400:
         return
     parts: list[str] = []
     if status_code not in (0, 1):
-        text = codes.SUB_STATUS.get(sub, ("", ""))[1] or str(status.get("errorMsg") or "").strip()
+        text = codes.SUB_STATUS.get(sub, ("", ""))[1] or (status.get("error_msg") or "")
         parts.append(f"{codes.STATUS_TEXT.get(status_code, status_code)}: {sub or 'no sub status'}"
                      + (f" ({text})" if text else ""))
     if reply.error_code not in assumptions.HEADER_OK:

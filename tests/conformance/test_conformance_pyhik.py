@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 
 import pytest
-from gemhost_drivers.hikvision_isapi.sim_documents import device_id
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
+from gemhost_drivers.hikvision_isapi.simulator.documents import device_id
 from pyhik import hikvision  # a test extra: pip install -e '.[test]'
 
 PW = "sim-password"

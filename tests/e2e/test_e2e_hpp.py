@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 from gemhost_drivers.hpp import binding
-from gemhost_drivers.hpp import sim_bodies as bodies
-from gemhost_drivers.hpp.simulator import HppSimulator
+from gemhost_drivers.hpp.simulator import HppSimulator, bodies
 
 from gemhost import cli
 from gemhost.host import Host
@@ -940,7 +939,7 @@ async def test_host_restart_mid_batch_publishes_the_rest_once(site, sims, watche
     # the next API request of this account is the commit of the batch the events below form.
     await until(lambda: sim.cloud.counters["pulls"] >= 1, "the first long poll")
     requests = sim.cloud.counters["requests"]
-    sim.inject("slow", count=1, delay=2.0)
+    sim.queue_fault("slow", count=1, seconds=2.0)
     injected = [sim.event(NVR, kind, channel=1 + n % 2)
                 for n, kind in enumerate(["VMD", "IO", "linedetection", "shelteralarm", "VMD", "videoloss",
                                           "fielddetection"])]

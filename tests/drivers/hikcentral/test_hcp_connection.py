@@ -72,7 +72,7 @@ async def test_wrong_secret_is_auth_error_without_leaking_secret(small_sim):
 
 
 @pytest.mark.parametrize("fault,reason", [("api_disabled", "api_disabled"), ("permission", "permission"),
-                                          ("permission_17", "permission"), ("500", "api_error"),
+                                          ("permission_17", "permission"), ("error500", "api_error"),
                                           ("bad_json", "bad_response")])
 async def test_faults_map_to_reasons(small_sim, fault, reason):
     small_sim.set_fault(fault)

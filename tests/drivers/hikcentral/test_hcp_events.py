@@ -54,7 +54,7 @@ async def test_pushed_events_normalized_onto_zones_and_unsubscribe_on_close(smal
 
 
 async def test_run_events_retries_subscription_until_it_works(small_sim):
-    small_sim.set_fault("500")
+    small_sim.set_fault("error500")
     driver, ctx = make_driver(small_sim, [zone("lobby", "3")])
     runner = asyncio.create_task(driver.run_events())
     try:

@@ -175,7 +175,7 @@ async def test_a_url_that_cannot_be_renewed_is_withdrawn_when_it_expires(small_s
     try:
         await driver.connect()
         assert ctx.zone_state["front"]["stream_url"]
-        small_sim.set_fault("500")
+        small_sim.set_fault("error500")
         clock.at += dt.timedelta(seconds=85)  # due (20 s lead), but HikCentral fails
         await driver.streams.refresh([z])
         assert ctx.zone_state["front"]["stream_url"]  # still valid for 15 s: kept

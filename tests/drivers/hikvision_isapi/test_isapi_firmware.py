@@ -1,6 +1,6 @@
 """The simulator behaves like firmware (issue 10, items 8-12), checked on the wire with a plain
 HTTP client and raw sockets against the shapes real devices send (sources in the docstrings
-of sim_alerts, sim_documents, sim_stream and in docs/drivers/hikvision_isapi.md)."""
+of simulator/alerts.py, documents.py, stream.py and in docs/drivers/hikvision_isapi.md)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 import xmltodict
-from gemhost_drivers.hikvision_isapi import channels, events, xml
+from gemhost_drivers.hikvision_isapi import channels, events
+from gemhost_drivers.hikvision_isapi import kernel as xml
 from gemhost_drivers.hikvision_isapi.events import MultipartParser, Part, decode_part
 from isapi_helpers import captures
 
@@ -274,7 +275,7 @@ def test_unknown_event_types_pass_through():
 
 
 def test_fixture_unparse_round_trips_every_capture():
-    from gemhost_drivers.hikvision_isapi.sim_fixture import unparse
+    from gemhost_drivers.hikvision_isapi.simulator.fixture import unparse
 
     count = 0
     for path in _devices():

@@ -337,7 +337,7 @@ async def test_dropped_stream_reconnects(sim, driver_factory):
 
 
 async def test_alert_stream_404_reported_once(sim, driver_factory, caplog):
-    sim.set_fault("no_alert_stream")
+    sim.set_fault("no_stream")
     drv, ctx = driver_factory(make_device(sim))
     await asyncio.wait_for(drv.run_events(), 10)  # returns instead of looping
     hits = [p for _, p, a in sim.requests if p.endswith("alertStream") and a]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gemhost_drivers.hikvision_isapi.sim_auth import parse_digest
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
+from gemhost_drivers.hikvision_isapi.simulator.auth import parse_digest
 
 from gemhost.cli import main
 

@@ -91,7 +91,7 @@ async def test_every_token_code_of_a1_refreshes_once(sim, hpp, code, monkeypatch
     def refuse(header):
         if refusals["left"]:
             refusals["left"] -= 1
-            from gemhost_drivers.hpp.sim_cloud import CloudError
+            from gemhost_drivers.hpp.simulator.cloud import CloudError
 
             raise CloudError(code)
         return original(header)
@@ -176,7 +176,7 @@ async def test_rate_limit_is_a_clear_api_error(sim, hpp):
     client = key_client(sim, hpp.KEY)
     try:
         await client.token()
-        sim.inject("rate_limit")
+        sim.queue_fault("rate_limit")
         with pytest.raises(HppApiError) as caught:
             await client.sites()
     finally:
@@ -191,7 +191,7 @@ async def test_faults_become_clear_errors(sim, hpp, fault, text):
     client = key_client(sim, hpp.KEY)
     try:
         await client.token()
-        sim.inject(fault)
+        sim.queue_fault(fault)
         with pytest.raises(DeviceError, match=text):
             await client.sites()
     finally:
@@ -202,7 +202,7 @@ async def test_slow_cloud_times_out(sim, hpp):
     client = key_client(sim, hpp.KEY, timeout=0.2)
     try:
         await client.token()
-        sim.inject("slow", delay=1.0)
+        sim.queue_fault("slow", seconds=1.0)
         with pytest.raises(DeviceUnreachable, match="did not answer"):
             await client.sites()
     finally:

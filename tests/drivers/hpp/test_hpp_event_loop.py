@@ -131,8 +131,8 @@ async def test_run_events_backs_off_and_recovers_from_cloud_faults(make_driver, 
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     sim.event("Q10000001", "VMD")
-    sim.inject("error500", count=2)
-    sim.inject("bad_json")
+    sim.queue_fault("error500", count=2)
+    sim.queue_fault("bad_json")
     task = asyncio.create_task(driver.run_events())
     try:
         await until(lambda: len(ctx.events) == 1 and not sim.cloud.queue)
@@ -238,7 +238,8 @@ async def test_an_unparseable_message_is_published_raw_and_never_blocks_the_queu
     try:
         await until(lambda: len(ctx.events) == 3 and not sim.cloud.queue)
         later = sim.event("Q10000001", "linedetection", channel=2)
-        await until(lambda: len(ctx.events) == 4)
+        # the later batch is committed after its event was published: wait for that too
+        await until(lambda: len(ctx.events) == 4 and sim.cloud.counters["commits"] >= 2)
     finally:
         task.cancel()
     assert [e.id for e in ctx.events] == [before, bad, after, later]
@@ -290,7 +291,7 @@ async def test_no_secret_or_token_in_logs_or_results(make_driver, sim, hpp, capl
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     sim.event("Q10000001", "VMD")
-    sim.inject("error500")
+    sim.queue_fault("error500")
     task = asyncio.create_task(driver.run_events())
     try:
         await until(lambda: len(ctx.events) == 1)

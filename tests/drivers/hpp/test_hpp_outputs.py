@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 import xmltodict
-from gemhost_drivers.hpp import outputs, sim_isapi
+from gemhost_drivers.hpp import outputs
 from gemhost_drivers.hpp.inventory import DeviceRow
 from gemhost_drivers.hpp.parsing import BodyError, load_xml
+from gemhost_drivers.hpp.simulator import isapi as sim_isapi
 
 from gemhost.schema import mapping_validator
 

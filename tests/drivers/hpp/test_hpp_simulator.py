@@ -10,10 +10,11 @@ import re
 import aiohttp
 import pytest
 from gemhost_drivers.hpp import client as api
-from gemhost_drivers.hpp import plugin, sim_isapi
+from gemhost_drivers.hpp import plugin
 from gemhost_drivers.hpp.client import Credentials, HppClient
 from gemhost_drivers.hpp.driver import HppDriver
 from gemhost_drivers.hpp.simulator import HppSimulator
+from gemhost_drivers.hpp.simulator import isapi as sim_isapi
 
 from gemhost.model import Secret
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from gemhost_drivers.hpp import codes, transparent
 from gemhost_drivers.hpp.parsing import BodyError, load_json, load_xml
-from gemhost_drivers.hpp.sim_cloud import ALARM_HOST, Cloud, CloudError, Device
+from gemhost_drivers.hpp.simulator.cloud import ALARM_HOST, Cloud, CloudError, Device
 
 XML_STATUS_NS = "http://www.std-cgi.org/ver20/XMLSchema"  # A.5.27 names this namespace
 

@@ -1,7 +1,19 @@
-"""Namespace-tolerant readers of the ISAPI XML documents the driver relies on.
+"""The ISAPI kernel: what every carrier of ISAPI shares, read once.
 
-Device responses are untrusted input, so everything goes through defusedxml (no entity
-expansion, no external DTDs). Real firmware uses at least three default namespaces
+ISAPI reaches gemhost two ways: straight from a camera or NVR (this driver) and through
+Hik-Partner Pro's transparent channel (guide 3.23), whose URIs and bodies are ISAPI's
+(guide A.4, A.5). Both use this module for XML to dict, ResponseStatus, the request bodies
+of PTZ and IO outputs, device timestamps and the document readers. It lives with the
+ISAPI driver rather than in ``gemhost/`` because it is one vendor's protocol: the core
+stays vendor-neutral (a third-party driver never needs it), and the driver that owns the
+protocol's sources (docs/drivers/hikvision_isapi.md) owns its reader; HPP imports it as
+the carrier of the same protocol.
+
+Device responses are untrusted input. Documents become dicts with xmltodict in its hardened
+mode (``disable_entities``: any entity declaration is refused, so no billion laughs and no
+external entities) with a depth limit checked as the parser closes each element, so nothing
+here recurses and a hostile body costs only itself. The element readers below parse with
+defusedxml. Real firmware uses at least three default namespaces
 (``http://www.hikvision.com/ver20/XMLSchema``, ``http://www.isapi.org/ver20/XMLSchema``,
 ``urn:psialliance-org``) or none at all, and omits fields freely, so lookups compare local
 names only and every field is optional.
@@ -9,18 +21,64 @@ names only and every field is optional.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
+from xml.parsers import expat
 
+import xmltodict
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 HIKVISION_NS = "http://www.hikvision.com/ver20/XMLSchema"
 ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
+MAX_DEPTH = 32
+"""Deeper than any ISAPI document (alerts nest 5 levels, HPP guide A.3/A.5 at most 6) by far."""
 
 
 class XmlError(ValueError):
     """A body that is not well-formed (or is hostile) XML."""
+
+
+# ---------------------------------------------------------------- XML <-> dict
+
+
+def load(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> tuple[str, Any]:
+    """(root local name, content) of an untrusted XML document.
+
+    Content follows xmltodict's convention without attributes: an element with children is a
+    dict of their local names (a repeated name is a list), a leaf is its stripped text ("" when
+    empty). Text mixed between children is dropped. Raises XmlError for malformed, hostile or
+    too deep (more than ``max_depth`` levels) documents.
+    """
+
+    def local_names(path: list[Any], key: str, value: Any) -> tuple[str, Any] | None:
+        if len(path) > max_depth:
+            raise XmlError(f"XML nested deeper than {max_depth} levels")
+        if key == "#text":
+            return None
+        return key.rsplit(":", 1)[-1], "" if value is None else value
+
+    try:
+        # disable_entities (xmltodict's default) refuses any entity declaration with a ValueError
+        doc = xmltodict.parse(body, disable_entities=True, xml_attribs=False, postprocessor=local_names)
+    except XmlError:
+        raise
+    except (expat.ExpatError, ValueError) as exc:
+        raise XmlError(f"not XML: {exc}") from None
+    if not isinstance(doc, dict) or not doc:
+        raise XmlError("not XML: no root element")
+    ((tag, content),) = doc.items()
+    return tag, content
+
+
+def unparse(doc: dict[str, Any]) -> str:
+    """XML text of a one-root dict in xmltodict's convention (``@attr``, ``#text``, lists)."""
+    return xmltodict.unparse(doc)
+
+
+# ---------------------------------------------------------------- element readers
 
 
 def parse(body: bytes | str) -> ET.Element:
@@ -72,36 +130,80 @@ def boolean(el: ET.Element | None, *path: str) -> bool | None:
     return None if value is None else value.lower() == "true"
 
 
-def depth(el: ET.Element) -> int:
-    """Nesting depth of an element tree, counted without recursion (a hostile document may
-    nest far deeper than Python's recursion limit)."""
-    deepest, stack = 0, [(el, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((c, level + 1) for c in node)
-    return deepest
+# ---------------------------------------------------------------- ResponseStatus
 
 
-def to_dict(el: ET.Element) -> Any:
-    """A plain dict of an element (local names; repeated children become lists).
+def status_fields(doc: dict[str, Any], *, unreadable: int | None = None) -> dict[str, Any]:
+    """The fields of a ResponseStatus read as a dict: XML (ISAPI 2.0, HPP A.5.27) and JSON
+    (HPP A.5.8) use the same names. ``status_code`` is None when absent or empty, and
+    ``unreadable`` when it is not a number."""
+    def field(name: str) -> str | None:
+        value = doc.get(name)
+        return None if value is None or isinstance(value, (dict, list)) else str(value).strip() or None
 
-    Used to hand the vendor's own fields of an event to consumers without namespaces.
+    code = field("statusCode")
+    try:
+        status_code = int(code) if code is not None else None
+    except ValueError:
+        status_code = unreadable
+    return {"status_code": status_code, "status_string": field("statusString"),
+            "sub_status_code": field("subStatusCode"), "request_url": field("requestURL"),
+            "error_msg": field("errorMsg")}
+
+
+def response_status(body: bytes | str) -> dict[str, Any] | None:
+    """statusCode/statusString/subStatusCode of a ResponseStatus body, None if it is not one."""
+    try:
+        tag, content = load(body)
+    except XmlError:
+        return None
+    if tag != "ResponseStatus" or not isinstance(content, dict):
+        return None
+    return status_fields(content)
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+def ptz_data(pan: int = 0, tilt: int = 0, zoom: int = 0, *, namespace: str = ISAPI_NS) -> str:
+    """PTZData for ``PTZCtrl/channels/<ID>/continuous`` (HPP guide A.5.15 XML_Absolute_PTZData;
+    pan, tilt, zoom in -100..100)."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><PTZData xmlns="{namespace}" version="2.0">'
+        f"<pan>{int(pan)}</pan><tilt>{int(tilt)}</tilt><zoom>{int(zoom)}</zoom></PTZData>"
+    )
+
+
+def io_port_data(on: bool, *, namespace: str | None = ISAPI_NS) -> str:
+    """IOPortData for ``System/IO/outputs/<ID>/trigger`` (HPP guide A.5.23 XML_IOPortData):
+    output level high (on) or low (off). Without ``namespace`` the element carries none, as
+    the ISAPI driver has always sent it."""
+    level = "high" if on else "low"
+    ns = f' xmlns="{namespace}"' if namespace else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?><IOPortData{ns}><outputState>{level}</outputState></IOPortData>'
+
+
+# ---------------------------------------------------------------- time
+
+_NO_SIGN_OFFSET = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(00:?00)$")
+
+
+def read_time(value: Any) -> dt.datetime | None:
+    """An ISAPI ``dateTime`` (ISO 8601) as a datetime (naive when it has no offset), or None.
+
+    ``Z`` is UTC. Some firmware drops the sign of a zero UTC offset
+    (``2019-11-17T17:53:4200:00``, pyHik issue #45); +00:00 and -00:00 are the same instant,
+    so that one case is repaired.
     """
-    kids = list(el)
-    if not kids:
-        return (el.text or "").strip()
-    out: dict[str, Any] = {}
-    for kid in kids:
-        key = local(kid.tag)
-        value = to_dict(kid)
-        if key in out:
-            if not isinstance(out[key], list):
-                out[key] = [out[key]]
-            out[key].append(value)
-        else:
-            out[key] = value
-    return out
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    for candidate in (text.replace("Z", "+00:00"), _NO_SIGN_OFFSET.sub(r"\1+00:00", text)):
+        try:
+            return dt.datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+    return None
 
 
 # ---------------------------------------------------------------- documents
@@ -124,23 +226,6 @@ def device_info(body: bytes | str) -> dict[str, Any]:
         "firmware_build": build,
         "device_type": text(root, "deviceType"),
         "manufacturer": text(root, "manufacturer"),
-    }
-
-
-def response_status(body: bytes | str) -> dict[str, Any] | None:
-    """statusCode/statusString/subStatusCode of a ResponseStatus body, None if it is not one."""
-    try:
-        root = parse(body)
-    except XmlError:
-        return None
-    if local(root.tag) != "ResponseStatus":
-        return None
-    return {
-        "status_code": integer(root, "statusCode"),
-        "status_string": text(root, "statusString"),
-        "sub_status_code": text(root, "subStatusCode"),
-        "request_url": text(root, "requestURL"),
-        "error_msg": text(root, "errorMsg"),
     }
 
 

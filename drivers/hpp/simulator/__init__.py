@@ -5,8 +5,8 @@ given, what the site file's ``domain`` names) answers ``POST /api/hpcgw/v1/token
 ``/_sim`` control API only; the *regional* listener (a free port, returned as ``areaDomain``)
 answers every API the driver uses, plus the picture URLs of A.3.6 (``/v3/alarms/pic/get``).
 Paths outside the guide get 404. Answers are the guide's envelope ``{"errorCode": "0",
-"data": ...}`` with the A.1 codes; the account state lives in :mod:`sim_cloud`, the devices'
-ISAPI answers in :mod:`sim_isapi`.
+"data": ...}`` with the A.1 codes; the account state lives in :mod:`.cloud`, the devices'
+ISAPI answers in :mod:`.isapi`, the bodies they carry in :mod:`.bodies`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 from gemhost_drivers.hpp import client as api
-from gemhost_drivers.hpp import codes, sim_isapi
-from gemhost_drivers.hpp import sim_bodies as bodies
-from gemhost_drivers.hpp.sim_cloud import ALARM_HOST, Cloud, CloudError, Device
+from gemhost_drivers.hpp import codes
+from gemhost_drivers.hpp.simulator import bodies
+from gemhost_drivers.hpp.simulator import isapi as device_isapi
+from gemhost_drivers.hpp.simulator.cloud import ALARM_HOST, Cloud, CloudError, Device
+
+from gemhost.simulator import SimulatorBase
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-FAULTS = ("slow", "error500", "bad_json", "revoke_token", "rate_limit")
 API_PREFIX = "/api/hpcgw/"
 
 
@@ -39,16 +41,15 @@ def _err(code: str) -> web.Response:
     return web.json_response({"errorCode": code})
 
 
-class HppSimulator:
+class HppSimulator(SimulatorBase):
     """Simulated HPP cloud for one account. Options mirror the CLI flags."""
 
     driver: ClassVar[str] = "hpp"
+    faults: ClassVar[tuple[str, ...]] = ("slow", "error500", "bad_json", "auth_fail", "rate_limit", "no_answer")
+    fault_count_default: ClassVar[int | None] = 1
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the HPP simulator only listens on loopback")
-        self.host = host
-        self.port = port
+        super().__init__(host, port, slow_delay=1.0)
         self.area_port = int(options.get("area_port", 0))
         self.cloud = Cloud(
             key=options.get("key"),
@@ -63,12 +64,8 @@ class HppSimulator:
             self.cloud.key = "sim-key-0123456789abcdef"
         self.answer_area_domain: str | None = options.get("area_domain")
         """Answer this areaDomain instead of the regional listener (tests of refusal)."""
-        self._faults: list[dict[str, Any]] = []
-        self._runners: list[web.AppRunner] = []
         self.intrusion_every = float(options.get("intrusion_every", 0.0))
         self.restore_after = float(options.get("restore_after", 3.0))
-        self._demo_task: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
         self.transparent_log: list[dict[str, Any]] = []
         """The last transparent requests (serial, method, uri, content_type, body), for tests."""
 
@@ -123,26 +120,19 @@ class HppSimulator:
         area_app.router.add_route("*", api.TRANSPARENT_PATH + "{tail:.+}", self._transparent)
         area_app.router.add_route("GET", "/v3/alarms/pic/get", self._picture)
         self._control_routes(area_app)
-        for app, port in ((token_app, self.port), (area_app, self.area_port)):
-            # A short shutdown grace: pending long polls must not hold up stop() for 20 s.
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            await runner.setup()
-            await web.TCPSite(runner, self.host, port).start()
-            self._runners.append(runner)
-        self.port = self._runners[0].addresses[0][1]
-        self.area_port = self._runners[1].addresses[0][1]
+        # A short shutdown grace: pending long polls must not hold up stop() for 20 s.
+        self.port = await self.listen(token_app, self.port, access_log=None, shutdown_timeout=0.5)
+        self.area_port = await self.listen(area_app, self.area_port, access_log=None, shutdown_timeout=0.5)
         self.cloud.area_domain = self.answer_area_domain or self.area_url
         if self.intrusion_every > 0:
-            self._demo_task = asyncio.create_task(self._demo_intrusions())
+            self.spawn(self._demo_intrusions())
 
     def _control_routes(self, app: web.Application) -> None:
         for method, path, handler in [
-            ("GET", "/_sim/state", self._sim_state),
             ("POST", "/_sim/event", self._sim_event),
             ("POST", "/_sim/intrusion", self._sim_intrusion),
             ("POST", "/_sim/restore", self._sim_restore),
             ("POST", "/_sim/contact", self._sim_contact),
-            ("POST", "/_sim/fault", self._sim_fault),
             ("POST", "/_sim/revoke", self._sim_revoke),
             ("POST", "/_sim/online", self._sim_online),
             ("POST", "/_sim/delete", self._sim_delete),
@@ -166,24 +156,7 @@ class HppSimulator:
             except CloudError:
                 pass
 
-        task = asyncio.create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def stop(self) -> None:
-        if self._demo_task is not None:
-            self._demo_task.cancel()
-            self._demo_task = None
-        for task in list(self._tasks):
-            task.cancel()
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
-
-    @property
-    def url(self) -> str:
-        """The token domain (what a site file's ``domain`` names)."""
-        return f"http://{self.host}:{self.port}"
+        self.spawn(run())
 
     @property
     def area_url(self) -> str:
@@ -191,13 +164,6 @@ class HppSimulator:
         return f"http://{self.host}:{self.area_port}"
 
     # ------------------------------------------------------------ Python control API
-
-    def inject(self, kind: str, count: int = 1, delay: float = 1.0) -> None:
-        """Make the next ``count`` regional API requests fail: slow, error500, bad_json,
-        revoke_token (tokens die, the request is refused with LAP500005) or rate_limit (LAP500007)."""
-        if kind not in FAULTS:
-            raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
-        self._faults.append({"kind": kind, "count": count, "delay": delay})
 
     def event(self, serial: str, event_type: str, *, channel: int | None = 1, state: str | None = None) -> str:
         return self.cloud.camera_event(serial, event_type, channel=channel, state=state)
@@ -233,20 +199,15 @@ class HppSimulator:
         return middleware
 
     async def _fault(self) -> web.StreamResponse | None:
-        if not self._faults:
-            return None
-        fault = self._faults[0]
-        fault["count"] -= 1
-        if fault["count"] <= 0:
-            self._faults.pop(0)
-        kind = fault["kind"]
-        if kind == "slow":
-            await asyncio.sleep(fault["delay"])
-        elif kind == "error500":
+        """The regional API's answer to the fault of this request (``gemhost.simulator.FAULTS``;
+        ``/_sim/fault`` queues one for one request unless it names a ``count``)."""
+        kind, seconds = self.take_fault()
+        await self.apply_timing_fault(kind, seconds)
+        if kind == "error500":
             return web.Response(status=500, text="Internal Server Error")
-        elif kind == "bad_json":
+        if kind == "bad_json":
             return web.Response(text='{"errorCode": "0", "data": {', content_type="application/json")
-        elif kind == "revoke_token":
+        if kind == "auth_fail":  # every token dies; check_token then refuses this request (LAP500005)
             self.cloud.revoke_tokens()
         elif kind == "rate_limit":
             return _err(codes.CALLS_LIMITED)
@@ -397,7 +358,7 @@ class HppSimulator:
         self.transparent_log.append({"serial": dev.serial, "method": request.method, "uri": uri,
                                      "content_type": request.content_type, "body": raw})
         del self.transparent_log[:-200]
-        answer = sim_isapi.handle(self.cloud, dev, request.method, uri, raw)
+        answer = device_isapi.handle(self.cloud, dev, request.method, uri, raw)
         return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type,
                             headers={"X-EZO-Code": "0", **answer.headers})
 
@@ -408,9 +369,6 @@ class HppSimulator:
         return web.Response(body=bodies.JPEG, content_type="image/jpeg")
 
     # ------------------------------------------------------------ /_sim control API
-
-    async def _sim_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
 
     async def _sim_call(self, func: Callable[[], Any]) -> web.Response:
         try:
@@ -434,10 +392,6 @@ class HppSimulator:
     async def _sim_contact(self, request: web.Request) -> web.Response:
         b = await request.json()
         return await self._sim_call(lambda: self.contact(b["serial"], int(b["zone"]), bool(b.get("open", True))))
-
-    async def _sim_fault(self, request: web.Request) -> web.Response:
-        b = await request.json()
-        return await self._sim_call(lambda: self.inject(b["kind"], int(b.get("count", 1)), float(b.get("delay", 1.0))))
 
     async def _sim_revoke(self, request: web.Request) -> web.Response:
         return await self._sim_call(self.cloud.revoke_tokens)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemhost_drivers.hpp import codes, timezones
-from gemhost_drivers.hpp import sim_bodies as bodies
+from gemhost_drivers.hpp.simulator import bodies
 
 QUEUE_LIMIT = 10_000
 IPC, NVR, ALARM_HOST = 1, 2, 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from .assumptions import DEVICE_STATUS_FIELDS
+from ..assumptions import DEVICE_STATUS_FIELDS
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'

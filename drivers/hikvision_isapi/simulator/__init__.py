@@ -18,22 +18,21 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import ssl
 from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
 
 from gemhost.jpeg import grey_jpeg
-from gemhost.selfsigned import SelfSignedTLS
+from gemhost.simulator import SimulatorBase
 
-from . import sim_documents as docs
-from . import xml as isapi_xml
-from .assumptions import REFUSAL_IS_RESPONSE_STATUS
-from .sim_alerts import REGION_TYPES, AlertWriter
-from .sim_auth import AuthState, User
-from .sim_fixture import unparse
-from .sim_stream import PART_TYPE, FirmwareStreamResponse, chunked_response, part
+from .. import kernel as isapi_xml
+from ..assumptions import REFUSAL_IS_RESPONSE_STATUS
+from . import documents as docs
+from .alerts import REGION_TYPES, AlertWriter
+from .auth import AuthState, User
+from .fixture import unparse
+from .stream import PART_TYPE, FirmwareStreamResponse, chunked_response, part
 
 NS = "http://www.hikvision.com/ver20/XMLSchema"
 MAC = "02:00:00:00:00:01"
@@ -42,7 +41,6 @@ UNAUTHORIZED_HTML = ("<!DOCTYPE html>\n<html><head><title>Document Error: Unauth
                      "<body><h2>Access Error: 401 -- Unauthorized</h2>\n<p>Authentication Error</p>\n"
                      "</body>\n</html>\n")
 """The 401 body firmware sends with its challenge (pyHik issue #15 quotes it)."""
-FAULTS = ("none", "drop_stream", "stall", "slow", "error500", "no_answer", "no_alert_stream", "stream_no_answer")
 STREAM_QUEUE = 256
 USER_KEY = web.RequestKey("user", User)
 
@@ -59,26 +57,26 @@ def _xml(body: str, status: int = 200) -> web.Response:
                         content_type="application/xml", charset="UTF-8")
 
 
-class IsapiSimulator:
+class IsapiSimulator(SimulatorBase):
     """A simulated ISAPI device. Control it with the methods of the "control API" section."""
 
     driver: ClassVar[str] = "hikvision_isapi"
+    faults: ClassVar[tuple[str, ...]] = ("error500", "no_answer", "slow", "drop_stream", "stall", "no_stream",
+                                         "stream_no_answer")
+    tls_name: ClassVar[str] = "gemhost ISAPI simulator"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, kind: str = "camera", channels: int = 1,
                  username: str = "admin", password: str = "sim-password", https: bool = False,
                  auth: str = "digest", fixture: str | None = None, fixtures_dir: str | Path | None = None,
                  heartbeat: float = 10.0, model: str | None = None, motion_every: float = 0.0,
                  stream_transport: str = "close", **_: Any) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the simulator only binds to loopback")
+        super().__init__(host, port, https=https)
         if kind not in ("camera", "nvr"):
             raise ValueError("kind must be camera or nvr")
         if stream_transport not in TRANSPORTS:
             raise ValueError(f"stream_transport must be one of {', '.join(TRANSPORTS)}")
         self.stream_transport = stream_transport
-        self.host, self.port = host, port
         self.kind = kind
-        self.https = https
         self.motion_every = float(motion_every)
         self.heartbeat = heartbeat
         self.fixture: dict[str, Any] = {}
@@ -100,18 +98,11 @@ class IsapiSimulator:
         self.ptz: dict[int, dict[str, Any]] = {}
         self.outputs: dict[int, str] = {1: "low", 2: "low"}
         self.output_log: list[tuple[int, str]] = []
-        self.fault = "none"
-        self.fault_seconds = 0.0
         self.requests: list[tuple[str, str, str]] = []
         self._streams: set[asyncio.Queue] = set()
         self.stream_connects = 0
         self.alerts = AlertWriter(host=self.host, port=self.port, https=https, nvr=self.kind == "nvr", mac=MAC)
         self.started_at = dt.datetime.now().astimezone()
-        self._tasks: set[asyncio.Task] = set()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-        self._tls: SelfSignedTLS | None = None
-        self._no_answer = asyncio.Event()
 
     # ------------------------------------------------------------ protocol
 
@@ -142,20 +133,10 @@ class IsapiSimulator:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._faults, self._authenticate, self._recorded_errors])
         self._routes(app)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        ctx: ssl.SSLContext | None = None
-        if self.https:
-            self._tls = SelfSignedTLS(self.host, "gemhost ISAPI simulator")
-            ctx = self._tls.context
-        self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ctx)
-        await self._site.start()
-        server = self._site._server
-        if server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = await self.listen(app, self.port, tls=self.https, shutdown_timeout=0.5)
         self.alerts.port = self.port
         if self.motion_every > 0:
-            self._spawn(self._demo_motion())
+            self.spawn(self._demo_motion())
 
     async def _demo_motion(self) -> None:
         """Scripted activity for demos (``motion_every`` seconds): motion on each channel in
@@ -167,21 +148,9 @@ class IsapiSimulator:
             self.trigger_event(channel, "VMD", repeat=3, interval=1.0)
 
     async def stop(self) -> None:
-        self._no_answer.set()
         for q in list(self._streams):
             q.put_nowait(None)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._tls is not None:
-            self._tls.cleanup()
-            self._tls = None
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
+        await super().stop()
 
     # ------------------------------------------------------------ control API
 
@@ -196,21 +165,15 @@ class IsapiSimulator:
     def unlock(self) -> None:
         self.auth.unlock()
 
-    def set_fault(self, kind: str, seconds: float = 0.0) -> None:
-        """Inject a fault: drop_stream (close event streams now), stall (streams go silent),
-        slow (delay every answer by ``seconds``), error500, no_answer (accept, never reply),
-        no_alert_stream (404 on alertStream), stream_no_answer (the alertStream request is
-        accepted and never answered while every other path works), none (clear)."""
-        if kind not in FAULTS:
-            raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
-        self.fault, self.fault_seconds = kind, float(seconds)
-        if kind == "drop_stream":
+    def set_fault(self, kind: str | None, seconds: float | None = None) -> None:
+        """A standing fault of ``gemhost.simulator.FAULTS`` (``faults`` lists this one's);
+        ``error500`` answers a ResponseStatus, ``no_stream`` and ``stream_no_answer`` act on
+        alertStream only, ``drop_stream`` closes the open streams and clears itself."""
+        super().set_fault(kind, seconds)
+        if self.fault == "drop_stream":
             for q in list(self._streams):
                 q.put_nowait(None)
             self.fault = "none"
-        if kind not in ("no_answer", "stream_no_answer"):
-            self._no_answer.set()
-            self._no_answer = asyncio.Event()
 
     def trigger_event(self, channel: int | None, event_type: str, state: str = "active",
                       repeat: int = 1, interval: float = 1.0, *, region: int | None = None,
@@ -256,7 +219,7 @@ class IsapiSimulator:
                 if i:
                     await asyncio.sleep(interval)
                 self.push_part(body)
-        self._spawn(paced())
+        self.spawn(paced())
 
     def push_part(self, body: bytes, content_type: str = PART_TYPE) -> None:
         """Queue any part (captured XML, JSON, image) on every open alertStream."""
@@ -318,7 +281,7 @@ class IsapiSimulator:
         return docs.device_info(nvr=self.kind == "nvr", model=self.model, serial=self.serial, mac=MAC)
 
     def alert_xml(self, channel: int | None, event_type: str, state: str = "active", **fields: str) -> str:
-        """One EventNotificationAlert like firmware sends (see sim_alerts)."""
+        """One EventNotificationAlert like firmware sends (see simulator/alerts.py)."""
         smart = event_type.lower() in REGION_TYPES and state != "inactive"
         return self.alerts.alert(channel, event_type, state, region=1 if smart else None, **fields)
 
@@ -329,12 +292,9 @@ class IsapiSimulator:
         if request.path.startswith("/_sim/"):
             return await handler(request)
         self.requests.append((request.method, request.path, request.headers.get("Authorization", "")[:6]))
-        if self.fault == "no_answer":
-            await self._no_answer.wait()
-            raise web.HTTPServiceUnavailable()
-        if self.fault == "slow" and self.fault_seconds:
-            await asyncio.sleep(self.fault_seconds)
-        if self.fault == "error500":
+        fault, seconds = self.take_fault()
+        await self.apply_timing_fault(fault, seconds)
+        if fault == "error500":
             return _xml(response_status(request.path, 3, "Device Error", "deviceError"), 500)
         return await handler(request)
 
@@ -376,9 +336,7 @@ class IsapiSimulator:
 
     def _routes(self, app: web.Application) -> None:
         r = app.router
-        r.add_get("/_sim/state", self._sim_state)
         r.add_post("/_sim/event", self._sim_event)
-        r.add_post("/_sim/fault", self._sim_fault)
         r.add_post("/_sim/lockout", self._sim_lock)
         r.add_post("/_sim/unlock", self._sim_unlock)
         r.add_post("/_sim/users", self._sim_users)
@@ -518,11 +476,10 @@ class IsapiSimulator:
         return _xml(response_status(request.path, 1, "OK", "ok"))
 
     async def _alert_stream(self, request: web.Request) -> web.StreamResponse:
-        if self.fault == "no_alert_stream":
+        if self.fault == "no_stream":
             return self._not_found(request)
         if self.fault == "stream_no_answer":  # accepts the request, never sends the headers
-            await self._no_answer.wait()
-            raise web.HTTPServiceUnavailable()
+            await self.wait_released()
         resp = FirmwareStreamResponse() if self.stream_transport == "close" else chunked_response()
         await resp.prepare(request)
         queue: asyncio.Queue = asyncio.Queue(STREAM_QUEUE)
@@ -551,9 +508,6 @@ class IsapiSimulator:
 
     # ------------------------------------------------------------ /_sim/ HTTP control API
 
-    async def _sim_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
-
     async def _sim_event(self, request: web.Request) -> web.Response:
         body = await request.json()
         if "xml" in body:
@@ -562,14 +516,6 @@ class IsapiSimulator:
             self.trigger_event(body.get("channel"), body.get("event_type", "VMD"), body.get("state", "active"),
                                int(body.get("repeat", 1)), float(body.get("interval", 1.0)))
         return web.json_response({"ok": True, "open_streams": self.open_streams})
-
-    async def _sim_fault(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        try:
-            self.set_fault(body.get("kind", "none"), float(body.get("seconds", 0)))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"ok": True})
 
     async def _sim_lock(self, request: web.Request) -> web.Response:
         self.lockout()
@@ -583,8 +529,3 @@ class IsapiSimulator:
         body = await request.json()
         self.add_user(str(body["name"]), str(body["password"]), bool(body.get("ptz", True)))
         return web.json_response({"ok": True})
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
