@@ -10,38 +10,29 @@ intended change (a schema edit), regenerate them and review the diff:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from golden_check import GOLDEN, check_golden
 
 from gemhost.describe import to_markdown
 from gemhost.schema import bundled_schema, load_schema
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "describe"
 EXAMPLE_SCHEMA = Path(__file__).resolve().parents[2] / "examples" / "gemhost-driver-example" / "gemhost_example" \
     / "example.yaml"
-UPDATE = os.environ.get("GEMHOST_UPDATE_GOLDEN") == "1"
 SCHEMAS = {"hikvision_isapi": bundled_schema("hikvision_isapi"), "hikcentral": bundled_schema("hikcentral"),
            "hpp": bundled_schema("hpp"), "example": EXAMPLE_SCHEMA}
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} is missing: run with GEMHOST_UPDATE_GOLDEN=1 to create it"
-    expected = path.read_text(encoding="utf-8")
-    assert text == expected, (f"gemhost describe output differs from {path}; if the change is intended, "
-                              "regenerate with GEMHOST_UPDATE_GOLDEN=1 and review the diff")
+def check_describe(name: str, text: str) -> None:
+    check_golden(GOLDEN / "describe" / name, text, "gemhost describe output")
 
 
 @pytest.mark.parametrize("driver", sorted(SCHEMAS))
 def test_describe_markdown(driver):
-    check_golden(f"{driver}.md", to_markdown(load_schema(SCHEMAS[driver])) + "\n")
+    check_describe(f"{driver}.md", to_markdown(load_schema(SCHEMAS[driver])) + "\n")
 
 
 @pytest.mark.parametrize("driver", sorted(SCHEMAS))
 def test_describe_json(driver):
-    check_golden(f"{driver}.json", json.dumps(load_schema(SCHEMAS[driver]).as_dict(), indent=2) + "\n")
+    check_describe(f"{driver}.json", json.dumps(load_schema(SCHEMAS[driver]).as_dict(), indent=2) + "\n")
