@@ -3,7 +3,7 @@
 ISAPI reaches gemhost two ways: straight from a camera or NVR (this driver) and through
 Hik-Partner Pro's transparent channel (guide 3.23), whose URIs and bodies are ISAPI's
 (guide A.4, A.5). Both use this module for XML to dict, ResponseStatus, the request bodies
-of PTZ and IO outputs, device timestamps and the document readers. It lives with the
+of PTZ and IO outputs, device timestamps, alert fields and the document readers. It lives with the
 ISAPI driver rather than in ``gemhost/`` because it is one vendor's protocol: the core
 stays vendor-neutral (a third-party driver never needs it), and the driver that owns the
 protocol's sources (docs/drivers/hikvision_isapi.md) owns its reader; HPP imports it as
@@ -204,6 +204,23 @@ def read_time(value: Any) -> dt.datetime | None:
         except ValueError:
             continue
     return None
+
+
+# ---------------------------------------------------------------- alert fields
+
+
+def detection_regions(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``DetectionRegionList/DetectionRegionEntry`` objects of an EventNotificationAlert's
+    fields (XML as :func:`load` reads it, or JSON alike): smart events (fielddetection,
+    linedetection, regionEntrance, ...) carry one entry per region that fired, each with its
+    ``regionID`` and ``detectionTarget`` (the fixtures' fielddetection captures). One entry
+    and several alike; [] when the alert has none. Shared by the ISAPI alert decoder's
+    field reader and HPP's camera alerts (guide A.3.13-A.3.18 carry the same list)."""
+    lst = fields.get("DetectionRegionList")
+    entries = lst.get("DetectionRegionEntry") if isinstance(lst, dict) else None
+    if isinstance(entries, dict):
+        return [entries]
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 # ---------------------------------------------------------------- documents

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from gemhost_drivers.hikvision_isapi import events as isapi_events
 from gemhost_drivers.hikvision_isapi import kernel
 from gemhost_drivers.hpp import assumptions, cid
 from gemhost_drivers.hpp.address import CHANNEL, SUBSYSTEM, ZONE, Address
@@ -265,25 +266,24 @@ class Mapper:
     # ------------------------------------------------------------ A.3.10-A.3.21 camera and disk
 
     def _camera(self, msg_id: str | None, serial: str, when: dt.datetime, body: dict[str, Any], vendor: str) -> Event:
-        channel = _int(body.get("channelID")) or _int(body.get("dynChannelID"))
+        """A.3.13-A.3.21 bodies are the device's ISAPI EventNotificationAlert: its channel, post
+        count, state and detection regions are read by the ISAPI alert reader; the time (in the
+        device's A.2 zone) and the instantaneous ``pulse`` are HPP's."""
+        alert = isapi_events.alert_from_fields({**body, "eventType": vendor})
+        channel = (alert.channel_id or alert.dyn_channel_id) if alert else None
         candidates = [Address(serial, CHANNEL, channel)] if channel else []
         candidates.append(Address(serial))
-        regions_, targets = [], []
-        for entry in as_list(_get(body, "DetectionRegionList", "DetectionRegionEntry")):
-            if isinstance(entry, dict):
-                regions_.append(_int(entry.get("regionID")))
-                if _text(entry.get("detectionTarget")):
-                    targets.append(_text(entry.get("detectionTarget")))
+        entries = kernel.detection_regions(body)
         data = {
             "serial": serial,
             "description": _text(body.get("eventDescription")) or None,
             "channel_name": _text(body.get("channelName")) or None,
             "input": _int(body.get("inputIOPortID")),
-            "count": _int(body.get("activePostCount")),
-            "regions": [r for r in regions_ if r is not None] or None,
-            "targets": targets or None,
+            "count": alert.post_count if alert else None,
+            "regions": [r for e in entries if (r := _int(e.get("regionID"))) is not None] or None,
+            "targets": [t for e in entries if (t := _text(e.get("detectionTarget")))] or None,
         }
-        ended = _text(body.get("eventState")).lower() == "inactive"
+        ended = alert is not None and alert.state == "inactive"
         return Event(
             type=normalize(vendor),
             vendor_type=vendor,
