@@ -47,21 +47,20 @@ class HikCentralDriver(Driver):
 
     def __init__(self, ctx: DeviceContext) -> None:
         super().__init__(ctx)
-        a = self.attrs
-        self.client = HikCentralClient(a["url"], a["app_key"], a["app_secret"],
-                                       verify_tls=bool(a.get("verify_tls", False)),
-                                       ca_file=a.get("ca_file"), timeout=float(a.get("timeout", 10)))
-        self.receiver = EventReceiver(a.get("event_listen_host", "127.0.0.1"),
-                                      int(a.get("event_listen_port", 0)))
+        s = self.settings
+        self.client = HikCentralClient(s.url, s.app_key, s.app_secret, verify_tls=bool(s.verify_tls),
+                                       ca_file=s.ca_file, timeout=float(s.timeout))
+        self.receiver = EventReceiver(s.event_listen_host, int(s.event_listen_port))
         self.event_types = sorted(EVENT_CODES)
         self._subscribed = False
         self._ever_subscribed = False
         self._seen = SeenReports()
         self._warned_unreachable = False
         self._online: dict[str, bool] = {}
-        self.publish_stream_url = bool(a.get("publish_stream_url", True))
+        self.publish_stream_url = bool(s.publish_stream_url)
         self.streams = streams.StreamUrls(self.client, ctx.set_zone_state, self.log,
-                                          float(a.get("stream_url_ttl", 300)), a.get("stream_protocol", "rtsp"))
+                                          float(s.stream_url_ttl), s.stream_protocol,
+                                          lambda zone: self.zone_settings(zone).stream)
         self._ptz_last: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.known = KnownCameras(ctx.state_dir, self.log)
@@ -70,11 +69,11 @@ class HikCentralDriver(Driver):
 
     @property
     def events_enabled(self) -> bool:
-        return bool(self.attrs.get("events", True)) and getattr(self.ctx, "events_wanted", True)
+        return bool(self.settings.events) and getattr(self.ctx, "events_wanted", True)
 
     def callback_url(self) -> str:
         """Where HikCentral should push: the receiver, or the NAT override plus its path."""
-        override = self.attrs.get("event_callback_url")
+        override = self.settings.event_callback_url
         if override:
             return str(override).rstrip("/") + self.receiver.path
         return self.receiver.url
@@ -145,7 +144,7 @@ class HikCentralDriver(Driver):
             self.log.info("HikCentral event receiver listening on %s:%s", self.receiver.host, self.receiver.port)
         if not self._warned_unreachable:
             self._warned_unreachable = True
-            warning = unreachable_warning(self.receiver.host, self.attrs.get("event_callback_url"),
+            warning = unreachable_warning(self.receiver.host, self.settings.event_callback_url,
                                           self.client.base)
             if warning:
                 self.log.warning(warning)
@@ -194,7 +193,7 @@ class HikCentralDriver(Driver):
             return
         raw = {str(c.get("cameraIndexCode")): c for c in await self.client.all_cameras()}
         for zone in zones.values():
-            code = str(zone.attributes.get("camera"))
+            code = str(self.zone_settings(zone).camera)
             camera = raw.get(code)
             if camera is None:
                 self.ctx.set_zone_state(zone.id, source=SOURCE, online=False, missing=True)
@@ -281,7 +280,7 @@ class HikCentralDriver(Driver):
 
     async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
-        stream = args.get("stream") or zone.attributes.get("stream", "main")
+        stream = args.get("stream") or self.zone_settings(zone).stream
         return await streams.fetch(self.client, zone, stream, args.get("protocol", "rtsp"), self.streams.ttl)
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:

@@ -47,20 +47,18 @@ class IsapiDriver(Driver):
 
     def __init__(self, ctx: DeviceContext) -> None:
         super().__init__(ctx)
-        a = self.attrs
-        scheme = a.get("scheme", "http")
+        s = self.settings
         self.client = IsapiClient(
-            str(a["ip"]), int(a.get("port") or (443 if scheme == "https" else 80)),
-            username=str(a["username"]), password=a["password"], scheme=scheme,
-            auth_mode=a.get("auth_mode", "digest"), timeout=float(a.get("timeout", 10)),
-            verify_tls=bool(a.get("verify_tls", False)), log=self.log)
+            str(s.ip), int(s.port or (443 if s.scheme == "https" else 80)),
+            username=str(s.username), password=s.password, scheme=s.scheme,
+            auth_mode=s.auth_mode, timeout=float(s.timeout), verify_tls=bool(s.verify_tls), log=self.log)
         self.info = DeviceInfo(manufacturer="Hikvision")
         self.ip_channel_ids: list[int] = []
         self.stream_state: str | None = None
         self._auth_ok = asyncio.Event()
         self._auth_ok.set()
         self._timers: dict[str, asyncio.Task] = {}
-        self.stall_timeout = a.get("stream_stall_timeout", 60000) / 1000
+        self.stall_timeout = s.stream_stall_timeout / 1000
         self.decoder = AlertDecoder()
         self.event_types: dict[int, list[str]] | None = None
         """Event types per channel from Event/triggers, read once per driver (None: not yet)."""
@@ -150,11 +148,10 @@ class IsapiDriver(Driver):
 
     def _publish_zone_states(self) -> None:
         for zone in self.device.zones.values():
-            addr = int(zone.attributes["address"])
-            stream = zone.attributes.get("stream", "main")
+            z = self.zone_settings(zone)
+            addr, stream = int(z.address), z.stream
             # a user-typed stream_url may carry user:password; it is published without them
-            url = strip_credentials(zone.attributes.get("stream_url") or "") or \
-                channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
+            url = strip_credentials(z.stream_url or "") or channels.rtsp_url(str(self.settings.ip), addr, stream)
             fields: dict[str, Any] = {"stream_url": url, "channel_id": channels.stream_id(addr, stream)}
             if self.event_types is not None:
                 fields["event_types"] = self.event_types.get(addr, [])
@@ -184,7 +181,7 @@ class IsapiDriver(Driver):
     async def run_events(self) -> None:
         """alertStream with reconnect (exponential back-off, full jitter, reset after a stream
         that delivered a readable part); returns on 404 or a stream refused twice."""
-        if not self.attrs.get("events", True):
+        if not self.settings.events:
             return
         backoff = self.backoff
         self._refusals = 0
@@ -313,10 +310,10 @@ class IsapiDriver(Driver):
 
     # ------------------------------------------------------------ commands
 
-    @staticmethod
-    def _address(args: dict[str, Any], zone: ZoneConfig | None) -> tuple[int, str]:
+    def _address(self, args: dict[str, Any], zone: ZoneConfig | None) -> tuple[int, str]:
         if zone is not None:
-            return int(zone.attributes["address"]), zone.attributes.get("stream", "main")
+            z = self.zone_settings(zone)
+            return int(z.address), z.stream
         return int(args["address"]), "main"
 
     async def cmd_snapshot(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:

@@ -50,15 +50,11 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
 
     def __init__(self, ctx: DeviceContext) -> None:
         super().__init__(ctx)
+        s = self.settings
         self.client = HppClient(
-            str(self.attrs["domain"]),
-            Credentials(
-                access_mode=self.attrs.get("access_mode", assumptions.KEY_MODE),
-                key=self.attrs.get("key"),
-                access_key=self.attrs.get("access_key"),
-                secret_key=self.attrs.get("secret_key"),
-            ),
-            timeout=float(self.attrs.get("timeout", 15.0)),
+            str(s.domain),
+            Credentials(access_mode=s.access_mode, key=s.key, access_key=s.access_key, secret_key=s.secret_key),
+            timeout=float(s.timeout),
             long_poll=self.LONG_POLL,
         )
         self.inventory: dict[str, DeviceRow] = {}
@@ -76,7 +72,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
     # ------------------------------------------------------------ lifecycle
 
     async def connect(self) -> DeviceInfo:
-        wanted = binding.binding_for(self.attrs)
+        wanted = binding.binding_for(self.settings)
         already = binding.check(self.ctx.state_dir, wanted) if assumptions.BINDING_LOCK else True
         await self.client.token()
         self._authorized.set()
@@ -112,7 +108,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
                 "domain": self.client.domain,
                 "area_domain": self.client.area_domain,
                 "region": self.client.region,
-                "access_mode": self.attrs.get("access_mode", assumptions.KEY_MODE),
+                "access_mode": self.settings.access_mode,
                 "devices": len(self.inventory),
             },
         )
@@ -120,7 +116,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
     # ------------------------------------------------------------ inventory
 
     def allowed_sites(self) -> set[str] | None:
-        sites = self.attrs.get("sites")
+        sites = self.settings.sites
         return {str(s) for s in sites} if sites else None
 
     def check_site(self, site: str) -> None:
@@ -164,7 +160,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
         out = {}
         for zone in self.device.zones.values():
             try:
-                out[str(parse(zone.attributes.get("address", "")))] = zone.id
+                out[str(parse(self.zone_settings(zone).address))] = zone.id
             except Exception:  # noqa: BLE001 - the host validated it; a bad one just matches nothing
                 continue
         return out
@@ -174,8 +170,8 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
 
     def target(self, args: dict[str, Any], zone: ZoneConfig | None) -> Address:
         """The address a zone command acts on: the zone's own when the host resolved one."""
-        if zone is not None and zone.attributes.get("address"):
-            return parse(zone.attributes["address"])
+        if zone is not None and self.zone_settings(zone).address:
+            return parse(self.zone_settings(zone).address)
         return parse(args["address"])
 
     # ------------------------------------------------------------ zone state
