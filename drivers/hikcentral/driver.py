@@ -8,7 +8,6 @@ HikCentral; imports only write zones into the site file (through ``ctx.add_zones
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any
 
 from gemhost_drivers.hikcentral import cameras as cams
@@ -18,11 +17,13 @@ from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
 from gemhost_drivers.hikcentral.events import EventReceiver, SeenReports, parse_push, unreachable_warning
 from gemhost_drivers.hikcentral.known import KnownCameras
 
+from gemhost import capability_replies
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DeviceError, DriverError, InvalidArgs
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.timedstops import TimedStops
 
 SOURCE = "hikcentral"
 BACKOFF_START = 1.0
@@ -63,6 +64,8 @@ class HikCentralDriver(Driver):
                                           lambda zone: self.zone_settings(zone).stream)
         self._ptz_last: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers = TimedStops(self.log)
+        """Pending PTZ stops (``duration``) by camera index code; cancelled by close()."""
         self.known = KnownCameras(ctx.state_dir, self.log)
 
     # ------------------------------------------------------------ lifecycle
@@ -170,6 +173,7 @@ class HikCentralDriver(Driver):
         return fresh
 
     async def close(self) -> None:
+        await self._timers.close()
         for task in list(self._tasks):
             task.cancel()
         if self._subscribed:
@@ -275,8 +279,7 @@ class HikCentralDriver(Driver):
         content_type, picture = await self.client.capture(code)
         if not content_type.startswith("image/"):
             raise DeviceError(f"HikCentral sent {content_type} instead of a picture of camera {code}")
-        return {"camera": code, "zone": zone.id, "content_type": content_type,
-                "base64": base64.b64encode(picture).decode("ascii")}
+        return capability_replies.snapshot(content_type, picture, camera=code, zone=zone.id)
 
     async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
@@ -285,11 +288,11 @@ class HikCentralDriver(Driver):
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
-        command = ptz_direction(int(args["pan"]), int(args["tilt"]))
+        pan, tilt = int(args["pan"]), int(args["tilt"])
+        command = ptz_direction(pan, tilt)
         if command is None:
             return await self.cmd_ptz_stop(args, zone)
-        speed = max(abs(int(args["pan"])), abs(int(args["tilt"])))
-        return await self._ptz_move(zone, command, speed, args.get("duration"))
+        return await self._ptz_move(zone, command, max(abs(pan), abs(tilt)), args.get("duration"), pan, tilt, 0)
 
     async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
@@ -297,37 +300,41 @@ class HikCentralDriver(Driver):
         if value == 0:
             return await self.cmd_ptz_stop(args, zone)
         return await self._ptz_move(zone, "ZOOM_IN" if value > 0 else "ZOOM_OUT", abs(value),
-                                    args.get("duration"))
+                                    args.get("duration"), 0, 0, value)
 
     async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         code = str(zone.attributes["camera"])
+        self._timers.cancel(code)
         command = self._ptz_last.pop(code, "LEFT")
         await self.client.ptz(code, 1, command)
-        return {"camera": code, "stopped": True}
+        return capability_replies.ptz_move(zone, code, 0, 0, 0, None, camera=code)
 
     async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         code = str(zone.attributes["camera"])
+        self._timers.cancel(code)  # a late stop would halt the preset move
         await self.client.ptz(code, 0, "GOTO_PRESET", preset=int(args["preset"]))
-        return {"camera": code, "preset": int(args["preset"])}
+        return capability_replies.ptz_preset(zone, code, int(args["preset"]), camera=code)
 
-    async def _ptz_move(self, zone: ZoneConfig, command: str, speed: int, duration: int | None) -> dict[str, Any]:
+    async def _ptz_move(self, zone: ZoneConfig, command: str, speed: int, duration: int | None,
+                        pan: int, tilt: int, zoom: int) -> dict[str, Any]:
+        """One HikCentral move (action 0); a ``duration`` stops it later through the core's timed stops."""
         code = str(zone.attributes["camera"])
+        self._timers.cancel(code)  # a new move supersedes a pending stop
         await self.client.ptz(code, 0, command, speed=max(1, min(100, speed)))
         self._ptz_last[code] = command
         if duration:
-            self._start(self._ptz_stop_later(code, command, duration / 1000), f"ptz-stop-{code}")
-        return {"camera": code, "command": command, "speed": speed, "duration": duration}
+            self._timers.schedule(code, duration, lambda: self._ptz_stop(code, command),
+                                  f"PTZ stop after {duration} ms of camera {code}")
+        return capability_replies.ptz_move(zone, code, pan, tilt, zoom, duration, camera=code, command=command,
+                                           speed=speed, duration=duration)
 
-    async def _ptz_stop_later(self, code: str, command: str, delay: float) -> None:
-        await asyncio.sleep(delay)
-        try:
-            await self.client.ptz(code, 1, command)
-            if self._ptz_last.get(code) == command:
-                self._ptz_last.pop(code, None)
-        except DriverError as exc:
-            self.log.warning("stopping PTZ of camera %s failed: %s", code, exc)
+    async def _ptz_stop(self, code: str, command: str) -> None:
+        """HikCentral stops a move by repeating its command with action 1."""
+        await self.client.ptz(code, 1, command)
+        if self._ptz_last.get(code) == command:
+            self._ptz_last.pop(code, None)
 
     def _start(self, work: Any, name: str) -> None:
         """A background task of this driver, cancelled by close()."""

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from typing import Any, ClassVar
 
+from gemhost import capability_replies
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs, NotSupported
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.timedstops import TimedStops
 from gemhost.urls import strip_credentials
 
 from . import channels, diagnose, triggers, xml
@@ -57,7 +58,8 @@ class IsapiDriver(Driver):
         self.stream_state: str | None = None
         self._auth_ok = asyncio.Event()
         self._auth_ok.set()
-        self._timers: dict[str, asyncio.Task] = {}
+        self._timers = TimedStops(self.log)
+        """Pending PTZ stops (``duration``) by channel and pulse ends by output."""
         self.stall_timeout = s.stream_stall_timeout / 1000
         self.decoder = AlertDecoder()
         self.event_types: dict[int, list[str]] | None = None
@@ -161,9 +163,7 @@ class IsapiDriver(Driver):
         return await diagnose.capture(self.client)
 
     async def close(self) -> None:
-        for task in self._timers.values():
-            task.cancel()
-        self._timers.clear()
+        await self._timers.close()
         if self._stats_flush is not None:
             self._stats_flush.cancel()
         with contextlib.suppress(Exception):
@@ -327,7 +327,7 @@ class IsapiDriver(Driver):
         ctype = reply.content_type.split(";")[0].strip() or "image/jpeg"
         if not ctype.startswith("image/"):
             ctype = "image/jpeg"
-        return {"content_type": ctype, "base64": base64.b64encode(reply.body).decode("ascii")}
+        return capability_replies.snapshot(ctype, reply.body)
 
     async def _continuous(self, address: int, pan: int = 0, tilt: int = 0, zoom: int | None = None) -> None:
         fields = f"<pan>{pan}</pan><tilt>{tilt}</tilt>"
@@ -337,52 +337,36 @@ class IsapiDriver(Driver):
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/continuous", body,
                               op="ptz", channel=address)
 
-    def _forget_timer(self, key: str) -> None:
-        if self._timers.get(key) is asyncio.current_task():
-            del self._timers[key]
-
-    def _schedule_stop(self, address: int, duration_ms: int | None) -> None:
+    async def _move(self, args: dict[str, Any], zone: ZoneConfig | None, pan: int, tilt: int,
+                    zoom: int | None) -> dict[str, Any]:
+        """One continuous move (or stop); a ``duration`` stops it later through the core's timed stops."""
+        address, _ = self._address(args, zone)
         key = f"ptz-{address}"
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        if duration_ms:
-            async def stop_later() -> None:
-                await asyncio.sleep(duration_ms / 1000)
-                try:
-                    await self._continuous(address, 0, 0, 0)
-                except Exception as exc:  # the move already ran; report, never raise into the loop
-                    self.log.warning("PTZ stop after %d ms on channel %d failed: %s", duration_ms, address, exc)
-                finally:
-                    self._forget_timer(key)
-            self._timers[key] = asyncio.create_task(stop_later())
+        self._timers.cancel(key)  # a new move supersedes a pending stop
+        await self._continuous(address, pan, tilt, zoom)
+        reply = capability_replies.ptz_move(zone, address, pan, tilt, zoom or 0, args.get("duration"),
+                                            channel=address)
+        if reply["stop_after_ms"]:
+            duration = reply["stop_after_ms"]
+            self._timers.schedule(key, duration, lambda: self._continuous(address, 0, 0, 0),
+                                  f"PTZ stop after {duration} ms on channel {address}")
+        return reply
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        address, _ = self._address(args, zone)
-        self._schedule_stop(address, None)
-        await self._continuous(address, int(args["pan"]), int(args["tilt"]))
-        self._schedule_stop(address, args.get("duration"))
-        return {"channel": address, "pan": args["pan"], "tilt": args["tilt"], "stop_after_ms": args.get("duration")}
+        return await self._move(args, zone, int(args["pan"]), int(args["tilt"]), None)
 
     async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        address, _ = self._address(args, zone)
-        self._schedule_stop(address, None)
-        await self._continuous(address, 0, 0, int(args["zoom"]))
-        self._schedule_stop(address, args.get("duration"))
-        return {"channel": address, "zoom": args["zoom"], "stop_after_ms": args.get("duration")}
+        return await self._move(args, zone, 0, 0, int(args["zoom"]))
 
     async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        address, _ = self._address(args, zone)
-        self._schedule_stop(address, None)
-        await self._continuous(address, 0, 0, 0)
-        return {"channel": address, "stopped": True}
+        return await self._move(args, zone, 0, 0, 0)
 
     async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
         preset = int(args["preset"])
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/presets/{preset}/goto", b"",
                               op="ptz", channel=address)
-        return {"channel": address, "preset": preset}
+        return capability_replies.ptz_preset(zone, address, preset, channel=address)
 
     async def cmd_ptz_relative(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
@@ -391,7 +375,7 @@ class IsapiDriver(Driver):
                 f"<positionX>{pan}</positionX><positionY>{tilt}</positionY>"
                 f"<relativeZoom>{zoom}</relativeZoom></Relative></PTZData>")
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", body, op="ptz", channel=address)
-        return {"channel": address, "pan": pan, "tilt": tilt, "zoom": zoom}
+        return capability_replies.ptz_relative(zone, address, pan, tilt, zoom, channel=address)
 
     async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """InputProxy (NVR IP channels), else Streaming channels (camera), else video inputs (DVR)."""
@@ -431,26 +415,13 @@ class IsapiDriver(Driver):
         output, state, pulse = int(args["output"]), args.get("state"), args.get("pulse")
         if (state is None) == (pulse is None):
             raise InvalidArgs("give exactly one of state (high/low) or pulse (milliseconds)")
+        key = f"output-{output}"
+        self._timers.cancel(key)  # a level set now ends a pulse's pending low
         if state is not None:
             await self._output(output, state)
-            return {"output": output, "state": state}
+            return capability_replies.output(output, state)
         await self._output(output, "high")
-        key = f"output-{output}"
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-
-        async def low_later() -> None:
-            # Not awaited by the command: a pulse may outlast the host's command timeout.
-            try:
-                await asyncio.sleep(pulse / 1000)
-                await self._output(output, "low")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.log.warning("output %d: end of %d ms pulse failed: %s", output, pulse, exc)
-            finally:
-                self._forget_timer(key)
-
-        self._timers[key] = asyncio.create_task(low_later())
-        return {"output": output, "pulse": pulse, "state": "high"}
+        # Not awaited by the command: a pulse may outlast the host's command timeout.
+        self._timers.schedule(key, pulse, lambda: self._output(output, "low"),
+                              f"output {output}: end of {pulse} ms pulse")
+        return capability_replies.output(output, "high", pulse=pulse)

@@ -27,6 +27,7 @@ from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DeviceError, InvalidArgs, NotSupported, one_line
 from gemhost.model import DeviceInfo, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.timedstops import TimedStops
 
 ARMING_STATES = {"disarm": "disarmed", "stay": "stay", "away": "away", "arming": "arming"}
 OFFLINE_ZONE_STATUS = frozenset({"offline", "notRelated", "heartbeatAbnormal"})
@@ -62,7 +63,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
         self.panel_status: dict[str, dict[str, Any]] = {}
         self.mapper = Mapper(self.resolve, self.time_zone_of)
         self._authorized = asyncio.Event()
-        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._timers = TimedStops(self.log)
         """Pending PTZ stops (``duration``) by channel; cancelled by :meth:`close`."""
         self._seen = None
 
@@ -90,11 +91,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Driver
         return self.info()
 
     async def close(self) -> None:
-        timers = list(self._timers.values())
-        self._timers.clear()
-        for task in timers:
-            task.cancel()
-        await asyncio.gather(*timers, return_exceptions=True)
+        await self._timers.close()
         try:
             await self.client.close()
         except Exception as exc:  # noqa: BLE001 - close must not raise
