@@ -292,15 +292,17 @@ class HikCentralDriver(Driver):
         command = ptz_direction(pan, tilt)
         if command is None:
             return await self.cmd_ptz_stop(args, zone)
-        return await self._ptz_move(zone, command, max(abs(pan), abs(tilt)), args.get("duration"), pan, tilt, 0)
+        moved = await self._ptz_move(zone, command, max(abs(pan), abs(tilt)), args.get("duration"))
+        return capability_replies.reply("ptz_pan_tilt", **moved, pan=pan, tilt=tilt,
+                                        stop_after_ms=moved["duration"])
 
     async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         value = int(args["zoom"])
         if value == 0:
             return await self.cmd_ptz_stop(args, zone)
-        return await self._ptz_move(zone, "ZOOM_IN" if value > 0 else "ZOOM_OUT", abs(value),
-                                    args.get("duration"), 0, 0, value)
+        moved = await self._ptz_move(zone, "ZOOM_IN" if value > 0 else "ZOOM_OUT", abs(value), args.get("duration"))
+        return capability_replies.reply("ptz_zoom", **moved, zoom=value, stop_after_ms=moved["duration"])
 
     async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
@@ -308,17 +310,16 @@ class HikCentralDriver(Driver):
         self._timers.cancel(code)
         command = self._ptz_last.pop(code, "LEFT")
         await self.client.ptz(code, 1, command)
-        return capability_replies.ptz_move(zone, code, 0, 0, 0, None, camera=code)
+        return capability_replies.reply("ptz_stop", camera=code, stopped=True)
 
     async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         code = str(zone.attributes["camera"])
         self._timers.cancel(code)  # a late stop would halt the preset move
         await self.client.ptz(code, 0, "GOTO_PRESET", preset=int(args["preset"]))
-        return capability_replies.ptz_preset(zone, code, int(args["preset"]), camera=code)
+        return capability_replies.reply("ptz_preset", camera=code, preset=int(args["preset"]))
 
-    async def _ptz_move(self, zone: ZoneConfig, command: str, speed: int, duration: int | None,
-                        pan: int, tilt: int, zoom: int) -> dict[str, Any]:
+    async def _ptz_move(self, zone: ZoneConfig, command: str, speed: int, duration: int | None) -> dict[str, Any]:
         """One HikCentral move (action 0); a ``duration`` stops it later through the core's timed stops."""
         code = str(zone.attributes["camera"])
         self._timers.cancel(code)  # a new move supersedes a pending stop
@@ -327,8 +328,7 @@ class HikCentralDriver(Driver):
         if duration:
             self._timers.schedule(code, duration, lambda: self._ptz_stop(code, command),
                                   f"PTZ stop after {duration} ms of camera {code}")
-        return capability_replies.ptz_move(zone, code, pan, tilt, zoom, duration, camera=code, command=command,
-                                           speed=speed, duration=duration)
+        return {"camera": code, "command": command, "speed": speed, "duration": duration}
 
     async def _ptz_stop(self, code: str, command: str) -> None:
         """HikCentral stops a move by repeating its command with action 1."""

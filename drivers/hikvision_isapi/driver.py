@@ -338,35 +338,41 @@ class IsapiDriver(Driver):
                               op="ptz", channel=address)
 
     async def _move(self, args: dict[str, Any], zone: ZoneConfig | None, pan: int, tilt: int,
-                    zoom: int | None) -> dict[str, Any]:
-        """One continuous move (or stop); a ``duration`` stops it later through the core's timed stops."""
+                    zoom: int | None) -> int | None:
+        """One continuous move (or stop); a ``duration`` stops it later through the core's timed
+        stops. Returns the stop's delay (None: none pending)."""
         address, _ = self._address(args, zone)
         key = f"ptz-{address}"
         self._timers.cancel(key)  # a new move supersedes a pending stop
         await self._continuous(address, pan, tilt, zoom)
-        reply = capability_replies.ptz_move(zone, address, pan, tilt, zoom or 0, args.get("duration"),
-                                            channel=address)
-        if reply["stop_after_ms"]:
-            duration = reply["stop_after_ms"]
-            self._timers.schedule(key, duration, lambda: self._continuous(address, 0, 0, 0),
-                                  f"PTZ stop after {duration} ms on channel {address}")
-        return reply
+        duration = args.get("duration") if (pan or tilt or zoom) else None
+        self._timers.schedule(key, duration, lambda: self._continuous(address, 0, 0, 0),
+                              f"PTZ stop after {duration} ms on channel {address}")
+        return duration
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._move(args, zone, int(args["pan"]), int(args["tilt"]), None)
+        address, _ = self._address(args, zone)
+        pan, tilt = int(args["pan"]), int(args["tilt"])
+        stop_after = await self._move(args, zone, pan, tilt, None)
+        return capability_replies.reply("ptz_pan_tilt", channel=address, pan=pan, tilt=tilt, stop_after_ms=stop_after)
 
     async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._move(args, zone, 0, 0, int(args["zoom"]))
+        address, _ = self._address(args, zone)
+        zoom = int(args["zoom"])
+        stop_after = await self._move(args, zone, 0, 0, zoom)
+        return capability_replies.reply("ptz_zoom", channel=address, zoom=zoom, stop_after_ms=stop_after)
 
     async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._move(args, zone, 0, 0, 0)
+        address, _ = self._address(args, zone)
+        await self._move(args, zone, 0, 0, 0)
+        return capability_replies.reply("ptz_stop", channel=address, stopped=True)
 
     async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
         preset = int(args["preset"])
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/presets/{preset}/goto", b"",
                               op="ptz", channel=address)
-        return capability_replies.ptz_preset(zone, address, preset, channel=address)
+        return capability_replies.reply("ptz_preset", channel=address, preset=preset)
 
     async def cmd_ptz_relative(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
@@ -375,7 +381,7 @@ class IsapiDriver(Driver):
                 f"<positionX>{pan}</positionX><positionY>{tilt}</positionY>"
                 f"<relativeZoom>{zoom}</relativeZoom></Relative></PTZData>")
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", body, op="ptz", channel=address)
-        return capability_replies.ptz_relative(zone, address, pan, tilt, zoom, channel=address)
+        return capability_replies.reply("ptz_relative", channel=address, pan=pan, tilt=tilt, zoom=zoom)
 
     async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """InputProxy (NVR IP channels), else Streaming channels (camera), else video inputs (DVR)."""
@@ -419,9 +425,9 @@ class IsapiDriver(Driver):
         self._timers.cancel(key)  # a level set now ends a pulse's pending low
         if state is not None:
             await self._output(output, state)
-            return capability_replies.output(output, state)
+            return capability_replies.reply("trigger_output", output=output, state=state)
         await self._output(output, "high")
         # Not awaited by the command: a pulse may outlast the host's command timeout.
         self._timers.schedule(key, pulse, lambda: self._output(output, "low"),
                               f"output {output}: end of {pulse} ms pulse")
-        return capability_replies.output(output, "high", pulse=pulse)
+        return capability_replies.reply("trigger_output", output=output, pulse=pulse, state="high")

@@ -58,25 +58,26 @@ class CameraCommands:
         self._timers.cancel(key)  # a new move supersedes a pending stop
         await self.isapi(address.serial, "PUT", f"ISAPI/PTZCtrl/channels/{address.channel}/continuous",
                          xml=transparent.ptz_data(pan, tilt, zoom))
-        reply = capability_replies.ptz_move(zone, str(address), pan, tilt, zoom, args.get("duration"))
-        if reply["stop_after_ms"]:
-            duration = reply["stop_after_ms"]
-            serial, channel = address.serial, address.channel
-            self._timers.schedule(
-                key, duration,
-                lambda: self.isapi(serial, "PUT", f"ISAPI/PTZCtrl/channels/{channel}/continuous",
-                                   xml=transparent.ptz_data()),
-                f"PTZ stop after {duration} ms on {key}")
-        return reply
+        moving = bool(pan or tilt or zoom)
+        duration = args.get("duration") if moving else None
+        serial, channel = address.serial, address.channel
+        self._timers.schedule(
+            key, duration,
+            lambda: self.isapi(serial, "PUT", f"ISAPI/PTZCtrl/channels/{channel}/continuous",
+                               xml=transparent.ptz_data()),
+            f"PTZ stop after {duration} ms on {key}")
+        return {"address": str(address), "pan": pan, "tilt": tilt, "zoom": zoom, "stopped": not moving,
+                "stop_after_ms": duration}
 
     async def cmd_ptz_pan_tilt(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, zone, int(args["pan"]), int(args["tilt"]), 0)
+        return capability_replies.reply("ptz_pan_tilt", **await self._ptz(args, zone, int(args["pan"]),
+                                                                          int(args["tilt"]), 0))
 
     async def cmd_ptz_zoom(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, zone, 0, 0, int(args["zoom"]))
+        return capability_replies.reply("ptz_zoom", **await self._ptz(args, zone, 0, 0, int(args["zoom"])))
 
     async def cmd_ptz_stop(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, zone, 0, 0, 0)
+        return capability_replies.reply("ptz_stop", **await self._ptz(args, zone, 0, 0, 0))
 
     async def cmd_ptz_preset(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """A.4.9 goto a preset."""
@@ -85,7 +86,7 @@ class CameraCommands:
         preset = int(args["preset"])
         self._timers.cancel(f"{address.serial}:{address.channel}")  # a late stop would halt the preset move
         await self.isapi(address.serial, "PUT", f"ISAPI/PTZCtrl/channels/{address.channel}/presets/{preset}/goto")
-        return capability_replies.ptz_preset(zone, str(address), preset)
+        return capability_replies.reply("ptz_preset", address=str(address), preset=preset)
 
     async def cmd_alarm_output(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """Relay of a camera/recorder (A.4.22 IO trigger) or of an AX PRO (A.4.15 control/outputs)."""
@@ -100,7 +101,7 @@ class CameraCommands:
                              xml=transparent.io_port_data(on))
         else:
             await self.device_row(address.serial, "encoding")  # raises NotSupported naming the type
-        return capability_replies.output(output, args["state"], serial=address.serial)
+        return {"serial": address.serial, "output": output, "state": args["state"]}
 
     async def cmd_list_recordings(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """3.52 video/by/time: the recorded files of a channel (metadata only; no stream)."""

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from gemhost import capability_replies
 from gemhost.schema import SchemaError, load_schema, shared_commands
 from gemhost.timedstops import TimedStops
 
@@ -35,7 +36,7 @@ def test_use_includes_groups_with_the_zone_attribute_as_argument(tmp_path):
     assert list(pan.args) == ["channel", "pan", "tilt", "duration"]
     channel = pan.args["channel"]
     assert (channel.type, channel.required, channel.min, channel.max, channel.unique) == ("int", True, 1, 8, False)
-    assert set(pan.reply) == {"zone", "address", "pan", "tilt", "zoom", "stopped", "stop_after_ms"}
+    assert set(pan.reply) == {"pan", "tilt", "stop_after_ms"}
     assert schema.commands["snapshot"].reply.keys() == {"content_type", "base64"}
 
 
@@ -100,3 +101,9 @@ async def test_timed_stops_replace_cancel_log_and_close(caplog):
     assert list(stops) == ["ch3"]
     await stops.close()
     assert pending.cancelled() and stops == {} and sent == ["second"]
+
+
+def test_a_reply_without_a_declared_key_is_refused():
+    assert capability_replies.reply("ptz_stop", channel=1, stopped=True) == {"channel": 1, "stopped": True}
+    with pytest.raises(ValueError, match="the ptz_pan_tilt reply lacks stop_after_ms"):
+        capability_replies.reply("ptz_pan_tilt", channel=1, pan=1, tilt=0)

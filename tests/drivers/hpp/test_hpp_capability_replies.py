@@ -19,7 +19,7 @@ async def test_every_capability_command_answers_the_shared_reply(make_driver, hp
     moved = check_reply_contract(hpp.SCHEMA, "ptz_pan_tilt",
                                  await call("ptz_pan_tilt", {"address": "Q10000002:1", "pan": 30, "tilt": 0,
                                                              "duration": 60000}))
-    assert moved == {"zone": "ptz", "address": "Q10000002:1", "pan": 30, "tilt": 0, "zoom": 0, "stopped": False,
+    assert moved == {"address": "Q10000002:1", "pan": 30, "tilt": 0, "zoom": 0, "stopped": False,
                      "stop_after_ms": 60000}
     zoomed = check_reply_contract(hpp.SCHEMA, "ptz_zoom", await call("ptz_zoom", {"address": "Q10000002:1", "zoom": 5}))
     assert zoomed["stop_after_ms"] is None and driver._timers == {}  # the new move replaced the pending stop
@@ -27,7 +27,7 @@ async def test_every_capability_command_answers_the_shared_reply(make_driver, hp
     assert stopped["stopped"] is True
     preset = check_reply_contract(hpp.SCHEMA, "ptz_preset", await call("ptz_preset", {"address": "Q10000002:1",
                                                                                       "preset": 7}))
-    assert preset == {"zone": "ptz", "address": "Q10000002:1", "preset": 7}
+    assert preset == {"address": "Q10000002:1", "preset": 7}
     assert sim.cloud.devices["Q10000002"].ptz[-1] == {"channel": 1, "preset": 7}
     # the relay command is HPP's own (zone scope, on/off) and answers the outputs reply keys
     relay = await call("alarm_output", {"address": "Q10000001", "output": 1, "state": "on"},
