@@ -45,7 +45,9 @@ def to_markdown(schema: DriverSchema) -> str:
         out += ["## Commands", "", "| Command | Scope | Arguments | Notes |", "|---|---|---|---|"]
         for cmd in supported:
             args = ", ".join(_arg_label(a) for a in cmd.args.values()) or "none"
-            out.append(f"| `{cmd.name}` | {cmd.scope} | {_cell(args)} | {_cell(cmd.note)} |")
+            note = cmd.note.rstrip() + " Reply: " + ", ".join(f"`{k}`" for k in cmd.reply) + "." if cmd.reply \
+                else cmd.note
+            out.append(f"| `{cmd.name}` | {cmd.scope} | {_cell(args)} | {_cell(note)} |")
         out.append("")
     if unsupported:
         out += ["## Not supported", "", "| Command | Reason |", "|---|---|"]

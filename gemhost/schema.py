@@ -7,6 +7,8 @@ cannot drift apart. The format is documented in docs/writing-a-driver.md.
 
 from __future__ import annotations
 
+import copy
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -95,10 +97,14 @@ class Command:
     supported: bool = True
     reason: str = ""
     timeout: float | None = None
+    reply: dict[str, str] = field(default_factory=dict)
+    """The keys every answer holds, with what each means (capability commands declare them)."""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "scope": self.scope, "note": self.note,
                                "args": [a.as_dict() for a in self.args.values()]}
+        if self.reply:
+            out["reply"] = dict(self.reply)
         if self.offline_ok:
             out["offline_ok"] = True
         if not self.supported:
@@ -182,7 +188,7 @@ def load_schema(path: Path) -> DriverSchema:
     if not isinstance(raw, dict) or "driver" not in raw:
         raise SchemaError(f"{path}: expected a mapping with a 'driver' key")
     where = path.name
-    unknown = set(raw) - {"driver", "title", "description", "zone_key", "device", "zone",
+    unknown = set(raw) - {"driver", "title", "description", "zone_key", "device", "zone", "use", "zone_arg",
                           "commands", "tables", "events", "event_default_kind", "capabilities"}
     if unknown:
         raise SchemaError(f"{where}: unknown top-level keys {sorted(unknown)}")
@@ -197,7 +203,10 @@ def load_schema(path: Path) -> DriverSchema:
         tables=raw.get("tables") or {},
         source=path,
     )
-    for name, spec in (raw.get("commands") or {}).items():
+    commands = raw.get("commands") or {}
+    if raw.get("use") is not None:
+        commands = use_shared_commands(raw, schema.zone, where)
+    for name, spec in commands.items():
         schema.commands[name] = _command(name, spec or {}, f"{where} commands.{name}")
     schema.event_default_kind = _event_kind(raw.get("event_default_kind", "pulse"), f"{where} event_default_kind")
     for name, spec in (raw.get("events") or {}).items():
@@ -211,6 +220,69 @@ def load_schema(path: Path) -> DriverSchema:
         except CapabilityError as exc:
             raise SchemaError(str(exc)) from None
     return schema
+
+
+SHARED_COMMANDS = "capability_commands.yaml"
+"""The core's capability commands (PTZ, snapshot, outputs), shipped beside this module."""
+
+
+@functools.cache
+def shared_commands() -> dict[str, Any]:
+    """The core fragment: ``groups`` (name -> command names) and ``commands`` (name -> spec)."""
+    path = Path(__file__).with_name(SHARED_COMMANDS)
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def use_shared_commands(raw: dict[str, Any], zone: dict[str, Attribute], where: str) -> dict[str, Any]:
+    """The schema's ``commands`` with the groups (or single commands) named in ``use`` merged in.
+
+    A shared zone command gets the zone key argument first (``zone_arg``, else the zone
+    attribute made required), then the fragment's arguments. A driver entry of the same name
+    refines it: its keys win, its arguments override or extend the fragment's; an entry
+    declared ``supported: false`` is taken as written. The driver's entries keep their order;
+    shared commands it does not mention follow, in ``use`` order."""
+    fragment = shared_commands()
+    use = raw["use"]
+    if not isinstance(use, list) or not all(isinstance(g, str) for g in use):
+        raise SchemaError(f"{where} use: expected a list of group or command names "
+                          f"(groups: {', '.join(fragment['groups'])})")
+    own = dict(raw.get("commands") or {})
+    merged = dict(own)
+    for group in use:
+        if group in fragment["groups"]:
+            names = fragment["groups"][group]
+        elif group in fragment["commands"]:
+            names = [group]  # one command of a group the driver offers only in part
+        else:
+            raise SchemaError(f"{where} use: no capability group or command {group!r} "
+                              f"(groups: {', '.join(fragment['groups'])})")
+        for name in names:
+            mine = own.get(name) or {}
+            if not isinstance(mine, dict):
+                raise SchemaError(f"{where} commands.{name}: expected a mapping")
+            if mine.get("supported") is False:
+                merged[name] = {"scope": fragment["commands"][name].get("scope", "device"), **mine}
+                continue
+            merged[name] = _refine(copy.deepcopy(fragment["commands"][name]), mine, raw, zone, f"{where} use {group}")
+    return merged
+
+
+def _refine(base: dict[str, Any], mine: dict[str, Any], raw: dict[str, Any], zone: dict[str, Attribute],
+            where: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    key = raw.get("zone_key")
+    if mine.get("scope", base.get("scope")) == "zone" and key:
+        given = raw.get("zone_arg")
+        if given is None:
+            attr = zone.get(key)
+            if attr is None:
+                raise SchemaError(f"{where}: zone_key {key!r} is not a zone attribute")
+            given = {k: v for k, v in attr.as_dict().items() if k not in ("name", "unique", "secret", "required_when")}
+            given["required"] = True
+        args[key] = given
+    args.update(base.get("args") or {})
+    args.update(mine.get("args") or {})
+    return {**base, **mine, "args": args}
 
 
 def _add_core_attributes(device: dict[str, Attribute], where: str) -> None:
@@ -254,7 +326,7 @@ def _attribute(name: str, spec: dict[str, Any], where: str) -> Attribute:
 
 
 def _command(name: str, spec: dict[str, Any], where: str) -> Command:
-    unknown = set(spec) - {"scope", "args", "note", "offline_ok", "supported", "reason", "timeout"}
+    unknown = set(spec) - {"scope", "args", "note", "offline_ok", "supported", "reason", "timeout", "reply"}
     if unknown:
         raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
     scope = spec.get("scope", "device")
@@ -269,6 +341,7 @@ def _command(name: str, spec: dict[str, Any], where: str) -> Command:
         supported=bool(spec.get("supported", True)),
         reason=str(spec.get("reason", "")),
         timeout=spec.get("timeout"),
+        reply={str(k): str(v) for k, v in (spec.get("reply") or {}).items()},
     )
 
 

@@ -195,3 +195,15 @@ class FakeDeviceContext:
     def _zone_flag(self, zone: str, event_type: str, on: bool) -> None:
         self.zone_state.setdefault(zone, {}).setdefault("active", {})[event_type] = on
         self.changed.set()
+
+
+def check_reply_contract(schema: Any, command: str, reply: Any) -> dict[str, Any]:
+    """Assert that a command's answer holds every reply key its schema declares (the core's
+    capability commands declare them in gemhost/capability_commands.yaml); returns the reply.
+    A driver may add keys of its own, never leave a declared one out."""
+    declared = schema.commands[command].reply
+    assert declared, f"{schema.driver}.{command} declares no reply keys"
+    assert isinstance(reply, dict), f"{schema.driver}.{command} answered {type(reply).__name__}, not an object"
+    missing = [k for k in declared if k not in reply]
+    assert not missing, f"{schema.driver}.{command} reply lacks {missing}: {reply}"
+    return reply

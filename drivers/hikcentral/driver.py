@@ -8,7 +8,6 @@ HikCentral; imports only write zones into the site file (through ``ctx.add_zones
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any
 
 from gemhost_drivers.hikcentral import cameras as cams
@@ -18,11 +17,13 @@ from gemhost_drivers.hikcentral.eventcodes import EVENT_CODES
 from gemhost_drivers.hikcentral.events import EventReceiver, SeenReports, parse_push, unreachable_warning
 from gemhost_drivers.hikcentral.known import KnownCameras
 
+from gemhost import capability_replies
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DeviceError, DriverError, InvalidArgs
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.timedstops import TimedStops
 
 SOURCE = "hikcentral"
 BACKOFF_START = 1.0
@@ -47,34 +48,35 @@ class HikCentralDriver(Driver):
 
     def __init__(self, ctx: DeviceContext) -> None:
         super().__init__(ctx)
-        a = self.attrs
-        self.client = HikCentralClient(a["url"], a["app_key"], a["app_secret"],
-                                       verify_tls=bool(a.get("verify_tls", False)),
-                                       ca_file=a.get("ca_file"), timeout=float(a.get("timeout", 10)))
-        self.receiver = EventReceiver(a.get("event_listen_host", "127.0.0.1"),
-                                      int(a.get("event_listen_port", 0)))
+        s = self.settings
+        self.client = HikCentralClient(s.url, s.app_key, s.app_secret, verify_tls=bool(s.verify_tls),
+                                       ca_file=s.ca_file, timeout=float(s.timeout))
+        self.receiver = EventReceiver(s.event_listen_host, int(s.event_listen_port))
         self.event_types = sorted(EVENT_CODES)
         self._subscribed = False
         self._ever_subscribed = False
         self._seen = SeenReports()
         self._warned_unreachable = False
         self._online: dict[str, bool] = {}
-        self.publish_stream_url = bool(a.get("publish_stream_url", True))
+        self.publish_stream_url = bool(s.publish_stream_url)
         self.streams = streams.StreamUrls(self.client, ctx.set_zone_state, self.log,
-                                          float(a.get("stream_url_ttl", 300)), a.get("stream_protocol", "rtsp"))
+                                          float(s.stream_url_ttl), s.stream_protocol,
+                                          lambda zone: self.zone_settings(zone).stream)
         self._ptz_last: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers = TimedStops(self.log)
+        """Pending PTZ stops (``duration``) by camera index code; cancelled by close()."""
         self.known = KnownCameras(ctx.state_dir, self.log)
 
     # ------------------------------------------------------------ lifecycle
 
     @property
     def events_enabled(self) -> bool:
-        return bool(self.attrs.get("events", True)) and getattr(self.ctx, "events_wanted", True)
+        return bool(self.settings.events) and getattr(self.ctx, "events_wanted", True)
 
     def callback_url(self) -> str:
         """Where HikCentral should push: the receiver, or the NAT override plus its path."""
-        override = self.attrs.get("event_callback_url")
+        override = self.settings.event_callback_url
         if override:
             return str(override).rstrip("/") + self.receiver.path
         return self.receiver.url
@@ -145,7 +147,7 @@ class HikCentralDriver(Driver):
             self.log.info("HikCentral event receiver listening on %s:%s", self.receiver.host, self.receiver.port)
         if not self._warned_unreachable:
             self._warned_unreachable = True
-            warning = unreachable_warning(self.receiver.host, self.attrs.get("event_callback_url"),
+            warning = unreachable_warning(self.receiver.host, self.settings.event_callback_url,
                                           self.client.base)
             if warning:
                 self.log.warning(warning)
@@ -171,6 +173,7 @@ class HikCentralDriver(Driver):
         return fresh
 
     async def close(self) -> None:
+        await self._timers.close()
         for task in list(self._tasks):
             task.cancel()
         if self._subscribed:
@@ -194,7 +197,7 @@ class HikCentralDriver(Driver):
             return
         raw = {str(c.get("cameraIndexCode")): c for c in await self.client.all_cameras()}
         for zone in zones.values():
-            code = str(zone.attributes.get("camera"))
+            code = str(self.zone_settings(zone).camera)
             camera = raw.get(code)
             if camera is None:
                 self.ctx.set_zone_state(zone.id, source=SOURCE, online=False, missing=True)
@@ -276,59 +279,62 @@ class HikCentralDriver(Driver):
         content_type, picture = await self.client.capture(code)
         if not content_type.startswith("image/"):
             raise DeviceError(f"HikCentral sent {content_type} instead of a picture of camera {code}")
-        return {"camera": code, "zone": zone.id, "content_type": content_type,
-                "base64": base64.b64encode(picture).decode("ascii")}
+        return capability_replies.snapshot(content_type, picture, camera=code, zone=zone.id)
 
     async def cmd_get_stream_url(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
-        stream = args.get("stream") or zone.attributes.get("stream", "main")
+        stream = args.get("stream") or self.zone_settings(zone).stream
         return await streams.fetch(self.client, zone, stream, args.get("protocol", "rtsp"), self.streams.ttl)
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
-        command = ptz_direction(int(args["pan"]), int(args["tilt"]))
+        pan, tilt = int(args["pan"]), int(args["tilt"])
+        command = ptz_direction(pan, tilt)
         if command is None:
             return await self.cmd_ptz_stop(args, zone)
-        speed = max(abs(int(args["pan"])), abs(int(args["tilt"])))
-        return await self._ptz_move(zone, command, speed, args.get("duration"))
+        moved = await self._ptz_move(zone, command, max(abs(pan), abs(tilt)), args.get("duration"))
+        return capability_replies.reply("ptz_pan_tilt", **moved, pan=pan, tilt=tilt,
+                                        stop_after_ms=moved["duration"])
 
     async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         value = int(args["zoom"])
         if value == 0:
             return await self.cmd_ptz_stop(args, zone)
-        return await self._ptz_move(zone, "ZOOM_IN" if value > 0 else "ZOOM_OUT", abs(value),
-                                    args.get("duration"))
+        moved = await self._ptz_move(zone, "ZOOM_IN" if value > 0 else "ZOOM_OUT", abs(value), args.get("duration"))
+        return capability_replies.reply("ptz_zoom", **moved, zoom=value, stop_after_ms=moved["duration"])
 
     async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         code = str(zone.attributes["camera"])
+        self._timers.cancel(code)
         command = self._ptz_last.pop(code, "LEFT")
         await self.client.ptz(code, 1, command)
-        return {"camera": code, "stopped": True}
+        return capability_replies.reply("ptz_stop", camera=code, stopped=True)
 
     async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         zone = self._zone(args, zone)
         code = str(zone.attributes["camera"])
+        self._timers.cancel(code)  # a late stop would halt the preset move
         await self.client.ptz(code, 0, "GOTO_PRESET", preset=int(args["preset"]))
-        return {"camera": code, "preset": int(args["preset"])}
+        return capability_replies.reply("ptz_preset", camera=code, preset=int(args["preset"]))
 
     async def _ptz_move(self, zone: ZoneConfig, command: str, speed: int, duration: int | None) -> dict[str, Any]:
+        """One HikCentral move (action 0); a ``duration`` stops it later through the core's timed stops."""
         code = str(zone.attributes["camera"])
+        self._timers.cancel(code)  # a new move supersedes a pending stop
         await self.client.ptz(code, 0, command, speed=max(1, min(100, speed)))
         self._ptz_last[code] = command
         if duration:
-            self._start(self._ptz_stop_later(code, command, duration / 1000), f"ptz-stop-{code}")
+            self._timers.schedule(code, duration, lambda: self._ptz_stop(code, command),
+                                  f"PTZ stop after {duration} ms of camera {code}")
         return {"camera": code, "command": command, "speed": speed, "duration": duration}
 
-    async def _ptz_stop_later(self, code: str, command: str, delay: float) -> None:
-        await asyncio.sleep(delay)
-        try:
-            await self.client.ptz(code, 1, command)
-            if self._ptz_last.get(code) == command:
-                self._ptz_last.pop(code, None)
-        except DriverError as exc:
-            self.log.warning("stopping PTZ of camera %s failed: %s", code, exc)
+    async def _ptz_stop(self, code: str, command: str) -> None:
+        """HikCentral stops a move by repeating its command with action 1."""
+        await self.client.ptz(code, 1, command)
+        if self._ptz_last.get(code) == command:
+            self._ptz_last.pop(code, None)
 
     def _start(self, work: Any, name: str) -> None:
         """A background task of this driver, cancelled by close()."""

@@ -40,13 +40,16 @@ async def fetch(client: HikCentralClient, zone: ZoneConfig, stream: str, protoco
 class StreamUrls:
     """The published preview URL of every imported camera, renewed ahead of expiry.
 
-    ``publish(zone_id, **fields)`` is the context's ``set_zone_state``; ``clock`` is
-    injectable so tests can move time instead of waiting for it.
+    ``publish(zone_id, **fields)`` is the context's ``set_zone_state``; ``stream_of(zone)`` the
+    zone's configured stream (the driver's typed zone view, so the default lives in the schema);
+    ``clock`` is injectable so tests can move time instead of waiting for it.
     """
 
     def __init__(self, client: HikCentralClient, publish: Callable[..., None], log: logging.LoggerAdapter,
-                 ttl: float, protocol: str, clock: Callable[[], dt.datetime] = now) -> None:
+                 ttl: float, protocol: str, stream_of: Callable[[ZoneConfig], str],
+                 clock: Callable[[], dt.datetime] = now) -> None:
         self.client = client
+        self.stream_of = stream_of
         self.publish = publish
         self.log = log
         self.ttl = ttl
@@ -81,7 +84,7 @@ class StreamUrls:
     async def _renew(self, zone: ZoneConfig, moment: dt.datetime, limit: asyncio.Semaphore) -> None:
         async with limit:
             try:
-                result = await fetch(self.client, zone, zone.attributes.get("stream", "main"), self.protocol,
+                result = await fetch(self.client, zone, self.stream_of(zone), self.protocol,
                                      self.ttl, self.clock)
             except DriverError as exc:
                 self.log.debug("no stream URL for zone %s: %s", zone.id, exc)

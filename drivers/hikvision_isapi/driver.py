@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from typing import Any, ClassVar
 
+from gemhost import capability_replies
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs, NotSupported
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.timedstops import TimedStops
 from gemhost.urls import strip_credentials
 
 from . import channels, diagnose, kernel, triggers
@@ -47,20 +48,19 @@ class IsapiDriver(Driver):
 
     def __init__(self, ctx: DeviceContext) -> None:
         super().__init__(ctx)
-        a = self.attrs
-        scheme = a.get("scheme", "http")
+        s = self.settings
         self.client = IsapiClient(
-            str(a["ip"]), int(a.get("port") or (443 if scheme == "https" else 80)),
-            username=str(a["username"]), password=a["password"], scheme=scheme,
-            auth_mode=a.get("auth_mode", "digest"), timeout=float(a.get("timeout", 10)),
-            verify_tls=bool(a.get("verify_tls", False)), log=self.log)
+            str(s.ip), int(s.port or (443 if s.scheme == "https" else 80)),
+            username=str(s.username), password=s.password, scheme=s.scheme,
+            auth_mode=s.auth_mode, timeout=float(s.timeout), verify_tls=bool(s.verify_tls), log=self.log)
         self.info = DeviceInfo(manufacturer="Hikvision")
         self.ip_channel_ids: list[int] = []
         self.stream_state: str | None = None
         self._auth_ok = asyncio.Event()
         self._auth_ok.set()
-        self._timers: dict[str, asyncio.Task] = {}
-        self.stall_timeout = a.get("stream_stall_timeout", 60000) / 1000
+        self._timers = TimedStops(self.log)
+        """Pending PTZ stops (``duration``) by channel and pulse ends by output."""
+        self.stall_timeout = s.stream_stall_timeout / 1000
         self.decoder = AlertDecoder()
         self.event_types: dict[int, list[str]] | None = None
         """Event types per channel from Event/triggers, read once per driver (None: not yet)."""
@@ -150,11 +150,10 @@ class IsapiDriver(Driver):
 
     def _publish_zone_states(self) -> None:
         for zone in self.device.zones.values():
-            addr = int(zone.attributes["address"])
-            stream = zone.attributes.get("stream", "main")
+            z = self.zone_settings(zone)
+            addr, stream = int(z.address), z.stream
             # a user-typed stream_url may carry user:password; it is published without them
-            url = strip_credentials(zone.attributes.get("stream_url") or "") or \
-                channels.rtsp_url(str(self.attrs["ip"]), addr, stream)
+            url = strip_credentials(z.stream_url or "") or channels.rtsp_url(str(self.settings.ip), addr, stream)
             fields: dict[str, Any] = {"stream_url": url, "channel_id": channels.stream_id(addr, stream)}
             if self.event_types is not None:
                 fields["event_types"] = self.event_types.get(addr, [])
@@ -164,9 +163,7 @@ class IsapiDriver(Driver):
         return await diagnose.capture(self.client)
 
     async def close(self) -> None:
-        for task in self._timers.values():
-            task.cancel()
-        self._timers.clear()
+        await self._timers.close()
         if self._stats_flush is not None:
             self._stats_flush.cancel()
         with contextlib.suppress(Exception):
@@ -184,7 +181,7 @@ class IsapiDriver(Driver):
     async def run_events(self) -> None:
         """alertStream with reconnect (exponential back-off, full jitter, reset after a stream
         that delivered a readable part); returns on 404 or a stream refused twice."""
-        if not self.attrs.get("events", True):
+        if not self.settings.events:
             return
         backoff = self.backoff
         self._refusals = 0
@@ -313,10 +310,10 @@ class IsapiDriver(Driver):
 
     # ------------------------------------------------------------ commands
 
-    @staticmethod
-    def _address(args: dict[str, Any], zone: ZoneConfig | None) -> tuple[int, str]:
+    def _address(self, args: dict[str, Any], zone: ZoneConfig | None) -> tuple[int, str]:
         if zone is not None:
-            return int(zone.attributes["address"]), zone.attributes.get("stream", "main")
+            z = self.zone_settings(zone)
+            return int(z.address), z.stream
         return int(args["address"]), "main"
 
     async def cmd_snapshot(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -330,7 +327,7 @@ class IsapiDriver(Driver):
         ctype = reply.content_type.split(";")[0].strip() or "image/jpeg"
         if not ctype.startswith("image/"):
             ctype = "image/jpeg"
-        return {"content_type": ctype, "base64": base64.b64encode(reply.body).decode("ascii")}
+        return capability_replies.snapshot(ctype, reply.body)
 
     async def _continuous(self, address: int, pan: int = 0, tilt: int = 0, zoom: int | None = None) -> None:
         fields = f"<pan>{pan}</pan><tilt>{tilt}</tilt>"
@@ -340,52 +337,42 @@ class IsapiDriver(Driver):
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/continuous", body,
                               op="ptz", channel=address)
 
-    def _forget_timer(self, key: str) -> None:
-        if self._timers.get(key) is asyncio.current_task():
-            del self._timers[key]
-
-    def _schedule_stop(self, address: int, duration_ms: int | None) -> None:
+    async def _move(self, args: dict[str, Any], zone: ZoneConfig | None, pan: int, tilt: int,
+                    zoom: int | None) -> int | None:
+        """One continuous move (or stop); a ``duration`` stops it later through the core's timed
+        stops. Returns the stop's delay (None: none pending)."""
+        address, _ = self._address(args, zone)
         key = f"ptz-{address}"
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        if duration_ms:
-            async def stop_later() -> None:
-                await asyncio.sleep(duration_ms / 1000)
-                try:
-                    await self._continuous(address, 0, 0, 0)
-                except Exception as exc:  # the move already ran; report, never raise into the loop
-                    self.log.warning("PTZ stop after %d ms on channel %d failed: %s", duration_ms, address, exc)
-                finally:
-                    self._forget_timer(key)
-            self._timers[key] = asyncio.create_task(stop_later())
+        self._timers.cancel(key)  # a new move supersedes a pending stop
+        await self._continuous(address, pan, tilt, zoom)
+        duration = args.get("duration") if (pan or tilt or zoom) else None
+        self._timers.schedule(key, duration, lambda: self._continuous(address, 0, 0, 0),
+                              f"PTZ stop after {duration} ms on channel {address}")
+        return duration
 
     async def cmd_ptz_pan_tilt(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
-        self._schedule_stop(address, None)
-        await self._continuous(address, int(args["pan"]), int(args["tilt"]))
-        self._schedule_stop(address, args.get("duration"))
-        return {"channel": address, "pan": args["pan"], "tilt": args["tilt"], "stop_after_ms": args.get("duration")}
+        pan, tilt = int(args["pan"]), int(args["tilt"])
+        stop_after = await self._move(args, zone, pan, tilt, None)
+        return capability_replies.reply("ptz_pan_tilt", channel=address, pan=pan, tilt=tilt, stop_after_ms=stop_after)
 
     async def cmd_ptz_zoom(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
-        self._schedule_stop(address, None)
-        await self._continuous(address, 0, 0, int(args["zoom"]))
-        self._schedule_stop(address, args.get("duration"))
-        return {"channel": address, "zoom": args["zoom"], "stop_after_ms": args.get("duration")}
+        zoom = int(args["zoom"])
+        stop_after = await self._move(args, zone, 0, 0, zoom)
+        return capability_replies.reply("ptz_zoom", channel=address, zoom=zoom, stop_after_ms=stop_after)
 
     async def cmd_ptz_stop(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
-        self._schedule_stop(address, None)
-        await self._continuous(address, 0, 0, 0)
-        return {"channel": address, "stopped": True}
+        await self._move(args, zone, 0, 0, 0)
+        return capability_replies.reply("ptz_stop", channel=address, stopped=True)
 
     async def cmd_ptz_preset(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
         preset = int(args["preset"])
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/presets/{preset}/goto", b"",
                               op="ptz", channel=address)
-        return {"channel": address, "preset": preset}
+        return capability_replies.reply("ptz_preset", channel=address, preset=preset)
 
     async def cmd_ptz_relative(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
@@ -394,7 +381,7 @@ class IsapiDriver(Driver):
                 f"<positionX>{pan}</positionX><positionY>{tilt}</positionY>"
                 f"<relativeZoom>{zoom}</relativeZoom></Relative></PTZData>")
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", body, op="ptz", channel=address)
-        return {"channel": address, "pan": pan, "tilt": tilt, "zoom": zoom}
+        return capability_replies.reply("ptz_relative", channel=address, pan=pan, tilt=tilt, zoom=zoom)
 
     async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """InputProxy (NVR IP channels), else Streaming channels (camera), else video inputs (DVR)."""
@@ -434,26 +421,13 @@ class IsapiDriver(Driver):
         output, state, pulse = int(args["output"]), args.get("state"), args.get("pulse")
         if (state is None) == (pulse is None):
             raise InvalidArgs("give exactly one of state (high/low) or pulse (milliseconds)")
+        key = f"output-{output}"
+        self._timers.cancel(key)  # a level set now ends a pulse's pending low
         if state is not None:
             await self._output(output, state)
-            return {"output": output, "state": state}
+            return capability_replies.reply("trigger_output", output=output, state=state)
         await self._output(output, "high")
-        key = f"output-{output}"
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-
-        async def low_later() -> None:
-            # Not awaited by the command: a pulse may outlast the host's command timeout.
-            try:
-                await asyncio.sleep(pulse / 1000)
-                await self._output(output, "low")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.log.warning("output %d: end of %d ms pulse failed: %s", output, pulse, exc)
-            finally:
-                self._forget_timer(key)
-
-        self._timers[key] = asyncio.create_task(low_later())
-        return {"output": output, "pulse": pulse, "state": "high"}
+        # Not awaited by the command: a pulse may outlast the host's command timeout.
+        self._timers.schedule(key, pulse, lambda: self._output(output, "low"),
+                              f"output {output}: end of {pulse} ms pulse")
+        return capability_replies.reply("trigger_output", output=output, pulse=pulse, state="high")

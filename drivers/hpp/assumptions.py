@@ -36,8 +36,9 @@ BINDING_LOCK = True
 EVENTS_SWITCH = "receive_events"
 
 
-def events_enabled(attrs: dict[str, Any]) -> bool:
-    return bool(attrs.get(EVENTS_SWITCH, True))
+def events_enabled(settings: Any) -> bool:
+    """The switch's value in the driver's typed settings (its default is the schema's)."""
+    return bool(getattr(settings, EVENTS_SWITCH))
 
 
 # 4. Streams (seed: without an HPP camera licence a stream stops after 5 minutes). The guide

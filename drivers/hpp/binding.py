@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from gemhost import atomicfile
@@ -45,11 +46,11 @@ def normalize_domain(domain: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
-def binding_for(attrs: dict) -> Binding:
-    """The binding the configured attributes describe."""
-    mode = attrs.get("access_mode", "key")
-    key_id = key_fingerprint(attrs.get("key") or "") if mode == "key" else str(attrs.get("access_key") or "")
-    return Binding(access_mode=mode, key_id=key_id, domain=normalize_domain(str(attrs.get("domain", ""))))
+def binding_for(settings: Any) -> Binding:
+    """The binding the configured attributes describe (``settings``: the driver's typed view)."""
+    mode = settings.access_mode
+    key_id = key_fingerprint(settings.key or "") if mode == "key" else str(settings.access_key or "")
+    return Binding(access_mode=mode, key_id=key_id, domain=normalize_domain(str(settings.domain)))
 
 
 def load(state_dir: Path) -> Binding | None:

@@ -9,14 +9,14 @@ Live view, playback and snapshots are not among them: the guide sends video thro
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from gemhost_drivers.hpp import transparent
 from gemhost_drivers.hpp.address import SUBSYSTEM, whole_device
 
-from gemhost.errors import InvalidArgs, one_line
+from gemhost import capability_replies
+from gemhost.errors import InvalidArgs
 from gemhost.model import ZoneConfig
 
 if TYPE_CHECKING:
@@ -50,63 +50,43 @@ class CameraCommands:
 
     async def _ptz(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None, pan: int, tilt: int,
                    zoom: int) -> dict[str, Any]:
-        """A.4.6 continuous move (or stop); a ``duration`` stops it later in the background.
-
-        The command returns as soon as the move is sent: a long duration must not hold a command
-        slot or outlive the host's command timeout (which would cancel the stop)."""
+        """A.4.6 continuous move (or stop); a ``duration`` stops it later through the core's
+        timed stops (the command answers as soon as the move is sent)."""
         address = self.target(args, zone)
         await self.device_row(address.serial, "encoding")
-        moving = bool(pan or tilt or zoom)
-        self._schedule_stop(address.serial, address.channel, None)  # a new move supersedes it
+        key = f"{address.serial}:{address.channel}"
+        self._timers.cancel(key)  # a new move supersedes a pending stop
         await self.isapi(address.serial, "PUT", f"ISAPI/PTZCtrl/channels/{address.channel}/continuous",
                          xml=transparent.ptz_data(pan, tilt, zoom))
+        moving = bool(pan or tilt or zoom)
         duration = args.get("duration") if moving else None
-        self._schedule_stop(address.serial, address.channel, duration)
+        serial, channel = address.serial, address.channel
+        self._timers.schedule(
+            key, duration,
+            lambda: self.isapi(serial, "PUT", f"ISAPI/PTZCtrl/channels/{channel}/continuous",
+                               xml=transparent.ptz_data()),
+            f"PTZ stop after {duration} ms on {key}")
         return {"address": str(address), "pan": pan, "tilt": tilt, "zoom": zoom, "stopped": not moving,
                 "stop_after_ms": duration}
 
-    def _schedule_stop(self: HppDriver, serial: str, channel: int, duration_ms: int | None) -> None:
-        """Cancel the channel's pending stop; with a duration, send a stop after it (a driver task)."""
-        key = f"{serial}:{channel}"
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        if not duration_ms:
-            return
-
-        async def stop_later() -> None:
-            try:
-                await asyncio.sleep(duration_ms / 1000)
-                await self.isapi(serial, "PUT", f"ISAPI/PTZCtrl/channels/{channel}/continuous",
-                                 xml=transparent.ptz_data())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the move already ran: report, never raise
-                self.log.warning("PTZ stop after %d ms on %s:%d failed: %s", duration_ms, serial, channel,
-                                 one_line(exc))
-            finally:
-                if self._timers.get(key) is asyncio.current_task():
-                    del self._timers[key]
-
-        self._timers[key] = asyncio.create_task(stop_later(), name=f"hpp-ptz-stop:{key}")
-
     async def cmd_ptz_pan_tilt(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, zone, int(args["pan"]), int(args["tilt"]), 0)
+        return capability_replies.reply("ptz_pan_tilt", **await self._ptz(args, zone, int(args["pan"]),
+                                                                          int(args["tilt"]), 0))
 
     async def cmd_ptz_zoom(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, zone, 0, 0, int(args["zoom"]))
+        return capability_replies.reply("ptz_zoom", **await self._ptz(args, zone, 0, 0, int(args["zoom"])))
 
     async def cmd_ptz_stop(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        return await self._ptz(args, zone, 0, 0, 0)
+        return capability_replies.reply("ptz_stop", **await self._ptz(args, zone, 0, 0, 0))
 
     async def cmd_ptz_preset(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """A.4.9 goto a preset."""
         address = self.target(args, zone)
         await self.device_row(address.serial, "encoding")
         preset = int(args["preset"])
-        self._schedule_stop(address.serial, address.channel, None)  # a late stop would halt the preset move
+        self._timers.cancel(f"{address.serial}:{address.channel}")  # a late stop would halt the preset move
         await self.isapi(address.serial, "PUT", f"ISAPI/PTZCtrl/channels/{address.channel}/presets/{preset}/goto")
-        return {"address": str(address), "preset": preset}
+        return capability_replies.reply("ptz_preset", address=str(address), preset=preset)
 
     async def cmd_alarm_output(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """Relay of a camera/recorder (A.4.22 IO trigger) or of an AX PRO (A.4.15 control/outputs),

@@ -29,6 +29,7 @@ from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import DeviceError, InvalidArgs, NotSupported, one_line
 from gemhost.model import DeviceInfo, ZoneConfig
 from gemhost.schema import bundled_schema
+from gemhost.timedstops import TimedStops
 
 ARMING_STATES = {"disarm": "disarmed", "stay": "stay", "away": "away", "arming": "arming"}
 OFFLINE_ZONE_STATUS = frozenset({"offline", "notRelated", "heartbeatAbnormal"})
@@ -52,15 +53,11 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
 
     def __init__(self, ctx: DeviceContext) -> None:
         super().__init__(ctx)
+        s = self.settings
         self.client = HppClient(
-            str(self.attrs["domain"]),
-            Credentials(
-                access_mode=self.attrs.get("access_mode", assumptions.KEY_MODE),
-                key=self.attrs.get("key"),
-                access_key=self.attrs.get("access_key"),
-                secret_key=self.attrs.get("secret_key"),
-            ),
-            timeout=float(self.attrs.get("timeout", 15.0)),
+            str(s.domain),
+            Credentials(access_mode=s.access_mode, key=s.key, access_key=s.access_key, secret_key=s.secret_key),
+            timeout=float(s.timeout),
             long_poll=self.LONG_POLL,
         )
         self.inventory: dict[str, DeviceRow] = {}
@@ -70,7 +67,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
         """Relays / alarm outputs by serial (outputs.py), for devices with a device zone."""
         self.mapper = Mapper(self.resolve, self.time_zone_of)
         self._authorized = asyncio.Event()
-        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._timers = TimedStops(self.log)
         """Pending PTZ stops (``duration``) by channel; cancelled by :meth:`close`."""
         self._seen = None
 
@@ -80,7 +77,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
     # ------------------------------------------------------------ lifecycle
 
     async def connect(self) -> DeviceInfo:
-        wanted = binding.binding_for(self.attrs)
+        wanted = binding.binding_for(self.settings)
         already = binding.check(self.ctx.state_dir, wanted) if assumptions.BINDING_LOCK else True
         await self.client.token()
         self._authorized.set()
@@ -98,11 +95,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
         return self.info()
 
     async def close(self) -> None:
-        timers = list(self._timers.values())
-        self._timers.clear()
-        for task in timers:
-            task.cancel()
-        await asyncio.gather(*timers, return_exceptions=True)
+        await self._timers.close()
         try:
             await self.client.close()
         except Exception as exc:  # noqa: BLE001 - close must not raise
@@ -116,7 +109,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
                 "domain": self.client.domain,
                 "area_domain": self.client.area_domain,
                 "region": self.client.region,
-                "access_mode": self.attrs.get("access_mode", assumptions.KEY_MODE),
+                "access_mode": self.settings.access_mode,
                 "devices": len(self.inventory),
             },
         )
@@ -124,7 +117,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
     # ------------------------------------------------------------ inventory
 
     def allowed_sites(self) -> set[str] | None:
-        sites = self.attrs.get("sites")
+        sites = self.settings.sites
         return {str(s) for s in sites} if sites else None
 
     def check_site(self, site: str) -> None:
@@ -168,7 +161,7 @@ class HppDriver(EventLoop, DeviceCommands, CameraCommands, PanelCommands, Output
         out = {}
         for zone in self.device.zones.values():
             try:
-                out[str(parse(zone.attributes.get("address", "")))] = zone.id
+                out[str(parse(self.zone_settings(zone).address))] = zone.id
             except Exception:  # noqa: BLE001 - the host validated it; a bad one just matches nothing
                 continue
         return out

@@ -31,7 +31,7 @@ class EventLoop:
     """Mixin of :class:`HppDriver`; ``self`` is the driver."""
 
     async def run_events(self: HppDriver) -> None:
-        if not assumptions.events_enabled(self.attrs):
+        if not assumptions.events_enabled(self.settings):
             self.log.info("receive_events is off: leaving the HPP queue to other alarm-receiving software")
             return
         backoff = Backoff(initial=self.BACKOFF_BASE, maximum=self.BACKOFF_MAX, jitter=half_jitter)
