@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -30,11 +31,20 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gemhost import bus as busmod
-from gemhost.errors import BAD_REQUEST, CommandError
+from gemhost.contain import cancel_and_wait
+from gemhost.errors import BAD_REQUEST, BUSY, CommandError
 from gemhost.mqtt import discovery
 from gemhost.mqtt.broker import EmbeddedBroker
-from gemhost.mqtt.commands import CommandRunner
-from gemhost.mqtt.connection import parse_broker, tls_arguments
+from gemhost.mqtt.commands import MAX_IN_FLIGHT, CommandRunner, reply_payload, request_id
+from gemhost.mqtt.connection import (
+    IncomingQueue,
+    acknowledge,
+    connect_properties,
+    manual_acks,
+    parse_broker,
+    publish_now,
+    tls_arguments,
+)
 from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
 from gemhost.mqtt.topics import HOST, Topics
 
@@ -52,6 +62,13 @@ BACKOFF_MAX = 60.0
 AUTH_REFUSED = (4, 5, 134, 135)  # CONNACK: bad credentials / not authorized (3.1.1 and 5)
 PROBE_TIMEOUT = 3.0
 OPERATION_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+OUTGOING_WINDOW = 256
+"""QoS 1 publishes awaiting their PUBACK at once (paho queues the rest); the broker may lower it."""
+HA_QUIET = 1.0
+"""Seconds without another ``online`` on Home Assistant's status topic before re-publishing."""
+HA_MAX_DELAY = 10.0
+"""...but never later than this after the first one of a burst."""
 
 
 def _json(data: Any) -> bytes:
@@ -83,6 +100,14 @@ class MqttBridge:
         self.protocol: aiomqtt.ProtocolVersion | None = None
         self.connected = asyncio.Event()
         self.connections = 0
+        self.requests_dropped = 0
+        """Messages dropped because the incoming backlog was full (see connection.IncomingQueue)."""
+        self.busy_replies = 0
+        """Requests answered ``busy`` on arrival because the incoming backlog was full."""
+        self.refused_response_topics = 0
+        self.discovery_republished = 0
+        self._ha_task: asyncio.Task[None] | None = None
+        self._ha_quiet_until = 0.0
         self._client: aiomqtt.Client | None = None
         self._dirty: OrderedDict[str, bytes] = OrderedDict()
         self._wake = asyncio.Event()
@@ -125,9 +150,9 @@ class MqttBridge:
                 await client.publish(self.topics.host_status, OFFLINE, qos=1, retain=True, timeout=5)
             except aiomqtt.MqttError as exc:
                 log.warning("could not publish offline status on stop: %s", exc)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # re-cancelled and bounded: a cancellation swallowed by a racing wait_for inside
+        # aiomqtt must not keep the host from stopping
+        await cancel_and_wait([*self._tasks, *([self._ha_task] if self._ha_task else [])], STOP_TIMEOUT)
         self.queue.fail_all(EventDropped("MQTT bridge stopped before the event was delivered"))
         if self.broker is not None:
             await self.broker.stop()
@@ -153,7 +178,8 @@ class MqttBridge:
             "keepalive": int(getattr(self.cfg, "keepalive", 30) or 30),
             "timeout": OPERATION_TIMEOUT,
             "will": aiomqtt.Will(self.topics.host_status, OFFLINE, qos=1, retain=True),
-            "max_queued_incoming_messages": 10000,
+            "queue_type": functools.partial(IncomingQueue, on_overflow=self._incoming_overflow),
+            "max_inflight_messages": OUTGOING_WINDOW,
             **tls,
         }
 
@@ -209,7 +235,11 @@ class MqttBridge:
                 # Some 3.1.1-only brokers (amqtt) never answer an MQTT 5 CONNECT instead of
                 # refusing it, so the probe gets a short timeout of its own.
                 args["timeout"] = PROBE_TIMEOUT
-            client = aiomqtt.Client(protocol=proto, **args)
+            client = aiomqtt.Client(protocol=proto, properties=connect_properties(proto), **args)
+            manual_acks(client)
+            # aiomqtt warns once per publish beyond this many waiting for their PUBACK; with
+            # up to MAX_IN_FLIGHT replies and a window of events that many are normal.
+            client.pending_calls_threshold = MAX_IN_FLIGHT + PUBLISH_WINDOW + 16
             try:
                 await client.__aenter__()
             except MqttConnectError as exc:
@@ -265,8 +295,16 @@ class MqttBridge:
                 await asyncio.wait(tasks, timeout=2)
 
     async def _reader(self, client: aiomqtt.Client) -> None:
+        """Takes each message on only when there is room for it (``submit`` waits for a
+        slot) and only then acknowledges it, so a flood waits in the broker. A message that
+        breaks its handling costs only itself: the session goes on."""
         async for message in client.messages:
-            self._dispatch(client, message)
+            try:
+                await self._dispatch(client, message)
+            except Exception:
+                log.exception("MQTT message on %s could not be handled", message.topic.value[:200])
+            finally:
+                acknowledge(client, message)
 
     # ------------------------------------------------------------------ outgoing
 
@@ -338,6 +376,7 @@ class MqttBridge:
         stats = getattr(self.host, "stats", None)
         out: dict[str, Any] = dict(stats()) if callable(stats) else {}
         out.update(self.stats())
+        out["requests_dropped"] = self.requests_dropped
         out["mqtt_protocol"] = "5" if self.protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
         out["loaded_drivers"] = self.host.drivers_info()
         return out
@@ -428,26 +467,17 @@ class MqttBridge:
 
     # ------------------------------------------------------------------ incoming
 
-    def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    async def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
         if self.discovery_on and topic == self.topics.ha_status:
             if payload.strip() == ONLINE:
-                log.info("Home Assistant came online: re-publishing discovery")
-                self._publish_all_discovery()
-                for device, runner in list(self.host.runners.items()):
-                    self._retain_device(device, runner.state)
+                self._ha_online()
             return
         parsed = self.topics.parse_command(topic)
         if parsed is None or message.retain:
             return  # a retained "command" is a stale leftover, never something to execute
-        reply_topic, refusal = self._reply_topic(topic, message.properties)
-        props = message.properties
-        correlation = getattr(props, "CorrelationData", None) if props is not None else None
-        reply_props: Properties | None = None
-        if correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
-            reply_props = Properties(PacketTypes.PUBLISH)
-            reply_props.CorrelationData = correlation
+        reply_topic, reply_props, refusal = self._reply_route(topic, message.properties)
 
         async def send(body: bytes) -> None:
             live = self._client
@@ -455,21 +485,76 @@ class MqttBridge:
                 raise aiomqtt.MqttError("not connected")
             await live.publish(reply_topic, body, qos=1, retain=False, properties=reply_props)
 
-        self.commands.submit(parsed.target, parsed.command, payload, send, refusal=refusal)
+        await self.commands.submit(parsed.target, parsed.command, payload, send, refusal=refusal)
 
-    def _reply_topic(self, topic: str, props: Any) -> tuple[str, CommandError | None]:
-        """Where the reply goes: the request's MQTT 5 response topic when it is allowed,
-        else the standard ``<request>/reply`` (with the refusal as the reply)."""
+    def _incoming_overflow(self, message: aiomqtt.Message) -> None:
+        """A message that does not fit the incoming backlog (a broker ignoring flow control,
+        or QoS 0): a request is answered ``busy`` on the spot, without being kept; anything
+        else is dropped and counted. Either way it is acknowledged, so the broker's window
+        never fills with messages gemhost will not take."""
+        client = self._client
+        parsed = self.topics.parse_command(message.topic.value)
+        if client is None or parsed is None or message.retain:
+            self._count_drop(message)
+        else:
+            reply_topic, reply_props, _ = self._reply_route(message.topic.value, message.properties)
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            busy = CommandError(BUSY, "gemhost has too many requests waiting; retry later")
+            body = reply_payload(request_id(payload, self.max_payload), error=busy)
+            if publish_now(client, reply_topic, body, reply_props):
+                self.busy_replies += 1
+            else:
+                self._count_drop(message)
+        if client is not None:
+            acknowledge(client, message)
+
+    def _count_drop(self, message: aiomqtt.Message) -> None:
+        self.requests_dropped += 1
+        if self.requests_dropped == 1 or self.requests_dropped % 1000 == 0:
+            log.warning("incoming backlog full: %d messages dropped so far (last on %s)", self.requests_dropped,
+                        message.topic.value[:200])
+
+    def _reply_route(self, topic: str, props: Any) -> tuple[str, Properties | None, CommandError | None]:
+        """Where the reply goes and with which properties: the request's MQTT 5 response
+        topic when it is allowed, else the standard ``<request>/reply`` (with the refusal as
+        the reply); correlation data is echoed either way."""
         standard = self.topics.reply(topic)
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        reply_props: Properties | None = None
+        if correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
+            reply_props = Properties(PacketTypes.PUBLISH)
+            reply_props.CorrelationData = correlation
         wanted = getattr(props, "ResponseTopic", None) if props is not None else None
         if not wanted:
-            return standard, None
+            return standard, reply_props, None
         why = self.topics.response_topic_refusal(wanted, topic, self.response_topics)
         if why is None:
-            return wanted, None
-        log.warning("refused response topic %r of a request on %s: %s", wanted[:200], topic, why)
-        return standard, CommandError(BAD_REQUEST, f"response topic {wanted[:200]!r} refused: {why}; "
-                                      "the request was not run")
+            return wanted, reply_props, None
+        self.refused_response_topics += 1
+        if self.refused_response_topics == 1 or self.refused_response_topics % 1000 == 0:
+            log.warning("refused response topic %r of a request on %s: %s (%d refused so far)", wanted[:200],
+                        topic, why, self.refused_response_topics)
+        return standard, reply_props, CommandError(BAD_REQUEST, f"response topic {wanted[:200]!r} refused: {why}; "
+                                                   "the request was not run")
+
+    def _ha_online(self) -> None:
+        """Home Assistant (re)started: re-publish discovery once it has gone quiet, so a
+        burst (or a flood) of ``online`` costs one re-publish, not one per message."""
+        loop = asyncio.get_running_loop()
+        self._ha_quiet_until = loop.time() + HA_QUIET
+        if self._ha_task is None or self._ha_task.done():
+            self._ha_task = asyncio.create_task(self._ha_republish(loop.time() + HA_MAX_DELAY),
+                                                name="mqtt-ha-republish")
+
+    async def _ha_republish(self, latest: float) -> None:
+        loop = asyncio.get_running_loop()
+        while (now := loop.time()) < min(self._ha_quiet_until, latest):
+            await asyncio.sleep(min(self._ha_quiet_until, latest) - now)
+        log.info("Home Assistant came online: re-publishing discovery")
+        self.discovery_republished += 1
+        self._publish_all_discovery()
+        for device, runner in list(self.host.runners.items()):
+            self._retain_device(device, runner.state)
 
     def _command_result(self, target: str, command: str, args: dict[str, Any] | None, result: Any) -> None:
         """Feed binary zone results (snapshots) to the zone's snapshot topic, which Home

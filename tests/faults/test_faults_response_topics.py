@@ -48,8 +48,6 @@ async def test_response_topics_outside_gemhost_only(mosquitto, start_host, watch
         await _ask(client, 100, "other/replies/100")
         await _ask(client, 101, f"{B}/cam1/cmd/echo/reply")  # the standard one, named explicitly
 
-        refused = await until(lambda: [json.loads(m.payload) for m in w.on(f"{B}/cam1/cmd/echo/reply")
-                                       if json.loads(m.payload)["id"] != 101], "the refusals", timeout=15)
         await until(lambda: len([m for m in w.on(f"{B}/cam1/cmd/echo/reply")]) >= len(hostile) + 1,
                     "every refusal and the explicit standard reply", timeout=15)
     replies = {json.loads(m.payload)["id"]: (json.loads(m.payload), m) for m in w.on(f"{B}/cam1/cmd/echo/reply")}
@@ -62,7 +60,6 @@ async def test_response_topics_outside_gemhost_only(mosquitto, start_host, watch
     allowed = await w.wait_json("other/replies/100")
     assert allowed == {"id": 100, "ok": True, "result": {"text": "t100"}}
     assert RUNS["cam1/echo"] == 2  # refused requests were not run
-    assert len(refused) >= len(hostile)
     # nothing but gemhost's own payloads ever reached its topics or Home Assistant's
     await asyncio.sleep(0.2)
     for m in w.messages:
