@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 log = logging.getLogger("gemhost.contain")
@@ -44,11 +44,17 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout: float) ->
     return list(pending)
 
 
-async def bounded(coro: Coroutine[Any, Any, T], timeout: float, name: str) -> T:
+async def bounded(coro: Coroutine[Any, Any, T], timeout: float, name: str,
+                  on_done: Callable[[], None] | None = None) -> T:
     """``await coro`` for at most ``timeout`` seconds, then TimeoutError, even when the
-    coroutine ignores its cancellation. Cancelling the caller cancels the work too."""
+    coroutine ignores its cancellation. Cancelling the caller cancels the work too.
+
+    ``on_done`` runs when the work has really ended, which for abandoned work is later than
+    this returns: a resource it holds (a device's command slot) stays taken until then."""
     task = asyncio.ensure_future(coro)
     task.set_name(name)
+    if on_done is not None:
+        task.add_done_callback(lambda _: on_done())
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:

@@ -144,12 +144,13 @@ FAULTCAMS = """
 """
 
 
-def site_yaml(broker: Any, *, devices: str = FAULTCAMS, mqtt: str = "", host: str = "",
+def site_yaml(broker: Any, *, devices: str = FAULTCAMS, mqtt: str = "", host: dict[str, Any] | None = None,
               require_token: bool = False, protocol: str | None = None, broker_url: str | None = None,
               max_payload: int = 4096) -> str:
     """A site on ``broker``; amqtt speaks 3.1.1 only, so its sites skip the MQTT 5 probe."""
     if protocol is None:
         protocol = "3.1.1" if getattr(broker, "kind", "") == "amqtt" else "auto"
+    timing = {"command_timeout": 2, "command_concurrency": 2, "shutdown_timeout": 1, **(host or {})}
     return f"""
 site: {{id: {SITE_ID}, name: Fault injection}}
 mqtt:
@@ -159,7 +160,7 @@ mqtt:
   max_payload: {max_payload}
 {mqtt}
 access: {{require_token: {str(require_token).lower()}}}
-host: {{command_timeout: 2, command_concurrency: 2, shutdown_timeout: 1{host}}}
+host: {json.dumps(timing)}
 devices:
 {devices}
 """
