@@ -21,8 +21,9 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 import aiomqtt
@@ -59,6 +60,11 @@ connection re-sends little (delivery is at-least-once)."""
 HOST_STATE_INTERVAL = 60.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 60.0
+FAST_RETRY_CEILING = 2.0
+FAST_RETRY_WINDOW = 30.0
+STABLE_SESSION = 3.0
+"""A session that lasted this long was a good connection: the next outage backs off afresh.
+Shorter ones (a broker that accepts and then drops us, a duplicate client id) keep growing."""
 AUTH_REFUSED = (4, 5, 134, 135)  # CONNACK: bad credentials / not authorized (3.1.1 and 5)
 PROBE_TIMEOUT = 3.0
 OPERATION_TIMEOUT = 10.0
@@ -75,10 +81,20 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, default=str, separators=(",", ":"), sort_keys=False).encode()
 
 
-def backoff_delay(attempt: int, low: float = BACKOFF_MIN, high: float = BACKOFF_MAX) -> float:
-    """Full-jitter exponential backoff: spreads many hosts reconnecting to one broker."""
+def backoff_ceiling(attempt: int, outage: float, low: float = BACKOFF_MIN, high: float = BACKOFF_MAX) -> float:
+    """The longest wait before reconnect attempt ``attempt`` (0 = the first) of an outage that
+    has lasted ``outage`` seconds: doubling from ``low``, but held at FAST_RETRY_CEILING for
+    the first FAST_RETRY_WINDOW seconds, so a restarted broker is found within about two
+    seconds of being back, and only a long outage backs off to ``high``."""
     ceiling = min(high, low * (2 ** min(attempt, 16)))
-    return random.uniform(low, ceiling)
+    if outage < FAST_RETRY_WINDOW:
+        ceiling = min(ceiling, FAST_RETRY_CEILING)
+    return ceiling
+
+
+def backoff_delay(attempt: int, outage: float = math.inf, low: float = BACKOFF_MIN) -> float:
+    """Full jitter up to :func:`backoff_ceiling`: spreads many hosts reconnecting to one broker."""
+    return random.uniform(low, max(low, backoff_ceiling(attempt, outage)))
 
 
 class MqttBridge:
@@ -106,6 +122,9 @@ class MqttBridge:
         """Requests answered ``busy`` on arrival because the incoming backlog was full."""
         self.refused_response_topics = 0
         self.discovery_republished = 0
+        self._session_began: float | None = None
+        self.reconnect_ceilings: deque[float] = deque(maxlen=64)
+        """The longest wait chosen before each recent reconnect attempt (see backoff_ceiling)."""
         self._ha_task: asyncio.Task[None] | None = None
         self._ha_quiet_until = 0.0
         self._client: aiomqtt.Client | None = None
@@ -191,17 +210,20 @@ class MqttBridge:
             return [aiomqtt.ProtocolVersion.V5]
         if wanted in ("3.1.1", "311", "4"):
             return [aiomqtt.ProtocolVersion.V311]
-        if self.protocol is not None:  # what worked last time, then the other one
-            both = (aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311)
-            return [self.protocol, *(p for p in both if p != self.protocol)]
+        if self.protocol is not None:
+            # What worked stays: a broker that hangs does not answer an MQTT 5 CONNECT either,
+            # and falling back then would silently downgrade to 3.1.1 (no response topics).
+            return [self.protocol]
         return [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311]
 
     async def _connection_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         attempt = 0
+        outage_since = loop.time()
         while not self._stopping:
+            self._session_began = None
             try:
                 await self._connect_once()
-                attempt = 0
             except aiomqtt.MqttError as exc:
                 log.warning("MQTT connection to %s failed: %s", self._where(), exc)
             except (OSError, ValueError) as exc:
@@ -212,7 +234,13 @@ class MqttBridge:
                 self._first_attempt.set()
             if self._stopping:
                 return
-            delay = backoff_delay(attempt)
+            began = self._session_began
+            if began is not None and loop.time() - began >= STABLE_SESSION:
+                attempt, outage_since = 0, loop.time()  # a good connection: start afresh
+            outage = loop.time() - outage_since
+            delay = backoff_delay(attempt, outage)
+            self.reconnect_ceilings.append(backoff_ceiling(attempt, outage))
+            log.info("reconnecting to MQTT in %.1f s", delay)
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -265,6 +293,7 @@ class MqttBridge:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         self.connections += 1
+        self._session_began = asyncio.get_running_loop().time()
         version = "5" if self.protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
         log.info("connected to MQTT %s (MQTT %s)", self._where(), version)
         self._client = client
