@@ -30,6 +30,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gemhost import bus as busmod
 from gemhost.contain import cancel_and_wait
@@ -300,7 +301,11 @@ class MqttBridge:
         self._first_attempt.set()
         tasks: set[asyncio.Task[None]] = set()
         try:
-            await client.subscribe(self.topics.command_filter, qos=1)
+            options = self._command_options()
+            if options is None:
+                await client.subscribe(self.topics.command_filter, qos=1)
+            else:  # paho takes the QoS from the options then
+                await client.subscribe(self.topics.command_filter, options=options)
             if self.discovery_on:
                 await client.subscribe(self.topics.ha_status, qos=1)
             self._mark_everything_dirty()
@@ -322,6 +327,14 @@ class MqttBridge:
             if tasks:
                 # bounded: a task stuck past its cancellation must not block reconnects
                 await asyncio.wait(tasks, timeout=2)
+
+    def _command_options(self) -> SubscribeOptions | None:
+        """MQTT 5: Retain As Published, so a retained command keeps its flag even when the
+        broker delivers it live, and is never taken for a request. (3.1.1 has no such option:
+        its brokers clear the flag on live delivery, see docs/mqtt.md.)"""
+        if self.protocol != aiomqtt.ProtocolVersion.V5:
+            return None
+        return SubscribeOptions(qos=1, retainAsPublished=True)
 
     async def _reader(self, client: aiomqtt.Client) -> None:
         """Takes each message on only when there is room for it (``submit`` waits for a
@@ -504,9 +517,12 @@ class MqttBridge:
                 self._ha_online()
             return
         parsed = self.topics.parse_command(topic)
-        if parsed is None or message.retain:
-            return  # a retained "command" is a stale leftover, never something to execute
+        if parsed is None or (message.retain and not payload):
+            return  # not a command, or a retained command being cleared
         reply_topic, reply_props, refusal = self._reply_route(topic, message.properties)
+        if message.retain:  # never run: a leftover (or a mistake) that would run on every connect
+            refusal = CommandError(BAD_REQUEST, "retained commands are not run; publish the request without "
+                                   "retain, and clear the retained one with an empty retained message")
 
         async def send(body: bytes) -> None:
             live = self._client

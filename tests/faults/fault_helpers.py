@@ -179,6 +179,11 @@ async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) ->
         pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+async def connected(host: Any, timeout: float = 15) -> None:
+    """Wait (bounded) until the host's MQTT bridge is connected."""
+    await until(lambda: host.bridge.connected.is_set(), "the MQTT bridge connected", timeout)
+
+
 def replies(messages: list[aiomqtt.Message], topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.payload) for m in messages if m.topic.value == topic]
 

@@ -16,7 +16,7 @@ import json
 import signal
 
 import pytest
-from fault_helpers import B, publish_lines, site_yaml, until
+from fault_helpers import B, connected, publish_lines, site_yaml, until
 
 from gemhost.model import Event
 from gemhost.mqtt.bridge import FAST_RETRY_CEILING, STABLE_SESSION
@@ -30,7 +30,7 @@ FLAPS = 5
 async def test_the_backoff_starts_afresh_after_every_good_connection(mosquitto, start_host):
     host = await start_host(site_yaml(mosquitto))
     bridge = host.bridge
-    await bridge.connected.wait()
+    await connected(host)
     for flap in range(FLAPS):
         await asyncio.sleep(STABLE_SESSION + 0.2)  # a connection that lasted
         connections = bridge.connections
@@ -48,7 +48,7 @@ async def test_the_backoff_starts_afresh_after_every_good_connection(mosquitto, 
 async def test_a_hung_broker_is_detected_and_events_wait_for_it(mosquitto, start_host, watch):
     host = await start_host(site_yaml(mosquitto))
     bridge = host.bridge
-    await bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
     w = await watch(mosquitto.port, f"{B}/cam1/door/event")
     proc = mosquitto._proc
@@ -93,7 +93,7 @@ async def test_tls_with_a_certificate_from_another_ca_fails_cleanly_and_retries(
 async def test_a_flood_on_home_assistants_status_costs_one_republish(mosquitto, start_host, watch):
     host = await start_host(site_yaml(mosquitto, mqtt="  discovery: true"))
     bridge = host.bridge
-    await bridge.connected.wait()
+    await connected(host)
     await until(lambda: all(r.state.online for r in host.runners.values()), "both cameras online")
     config = "homeassistant/device/flt_cam1/config"
     w = await watch(mosquitto.port, config, f"{B}/cam1/cmd/echo/reply")

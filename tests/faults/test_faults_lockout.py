@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fault_helpers import B, site_yaml, until
+from fault_helpers import B, connected, site_yaml, until
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 
 from gemhost.model import AUTH_FAILED
@@ -36,7 +36,7 @@ async def test_a_changed_password_costs_at_most_two_failed_logins(amqtt_broker, 
     host = await start_host(site_yaml(amqtt_broker, devices=devices, host={"command_timeout": 10}),
                             secrets="nvr_password: right-password\n")
     w = await watch(amqtt_broker.port)
-    await host.bridge.connected.wait()
+    await connected(host)
     runner = host.runners["nvr"]
     await until(lambda: runner.state.online, "the NVR online")
     if events:

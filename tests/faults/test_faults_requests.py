@@ -16,7 +16,7 @@ import json
 from collections import Counter
 
 import pytest
-from fault_helpers import B, Collector, publish_lines, site_yaml, until
+from fault_helpers import B, Collector, connected, publish_lines, site_yaml, until
 
 pytestmark = pytest.mark.mosquitto
 
@@ -32,7 +32,7 @@ async def broker(mosquitto_factory):
 
 async def test_a_flood_gets_one_reply_per_request_in_bounded_memory(broker, start_host):
     host = await start_host(site_yaml(broker))
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
     replies = await Collector(broker.port).start(f"{ECHO}/reply")
     try:
@@ -74,7 +74,7 @@ HOSTILE = [
 
 async def test_hostile_payloads_get_strict_json_replies_and_cost_only_themselves(broker, start_host):
     host = await start_host(site_yaml(broker, max_payload=65536))
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
     replies = await Collector(broker.port).start(f"{ECHO}/reply")
     try:
