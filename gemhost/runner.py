@@ -17,6 +17,7 @@ from gemhost import errors
 from gemhost.attributes import device_view
 from gemhost.backoff import Backoff
 from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
+from gemhost.contain import bounded
 from gemhost.errors import AuthError, CommandError, one_line
 from gemhost.lifetime import ENDED_BY_OFFLINE, ENDED_BY_RELOAD, ENDED_BY_STOP, EventLifetime
 from gemhost.model import (
@@ -68,6 +69,13 @@ class DeviceRunner:
             quiet_time=float(config.attributes.get("event_quiet_time", 5000)) / 1000.0,
             pulse_hold=host_cfg.pulse_hold)
         self._semaphore = asyncio.Semaphore(host_cfg.command_concurrency)
+        self._probe = asyncio.Lock()
+        """While a refused login is unresolved, device operations take turns through this."""
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._last_refusal = ""
+        self._refusals = 0
         self._auth_failures = 0
         self._connected = False
         self._tasks: list[asyncio.Task] = []
@@ -166,9 +174,11 @@ class DeviceRunner:
         self._tasks.clear()
         self.lifetime.end_all(reason)
         try:
-            async with asyncio.timeout(self.host_cfg.shutdown_timeout):
-                if self.driver is not None:
-                    await self.driver.close()
+            if self.driver is not None:  # bounded even when close() ignores cancellation
+                left = max(deadline - asyncio.get_running_loop().time(), 0.1)
+                await bounded(self.driver.close(), left, f"close:{self.config.id}")
+        except TimeoutError:
+            self.log.warning("%s: close did not finish within the shutdown timeout; abandoned", self.config.id)
         except Exception as exc:
             self.log.warning("close failed: %s", one_line(exc))
         self._connected = False
@@ -190,8 +200,10 @@ class DeviceRunner:
         if not self.state.online or self.driver is None:
             return  # the next successful connect publishes everything anyway
         try:
-            async with asyncio.timeout(self.host_cfg.command_timeout):
-                await self.driver.zones_changed()
+            await self._on_device(self.driver.zones_changed, self.host_cfg.command_timeout,
+                                  f"zones:{self.config.id}")
+        except AuthError as exc:  # a refused login here counts like any other
+            self._command_refused(exc)
         except Exception as exc:
             self.log.warning("refreshing zones after a site change failed: %s", one_line(exc))
 
@@ -209,8 +221,8 @@ class DeviceRunner:
         while True:
             delay = self.interval
             try:
-                async with asyncio.timeout(self.host_cfg.command_timeout):
-                    info = await (self.driver.poll() if self._connected else self.driver.connect())
+                info = await self._on_device(self.driver.poll if self._connected else self.driver.connect,
+                                             self.host_cfg.command_timeout, f"liveness:{self.config.id}")
                 if not self._connected:
                     self._connected = True
                     if self.events_wanted and self.settings.events:
@@ -223,8 +235,7 @@ class DeviceRunner:
                 self._set_status(ONLINE, None, force=info_changed)
             except asyncio.CancelledError:
                 raise
-            except AuthError as exc:
-                self._auth_failures += 1
+            except AuthError as exc:  # already counted by _on_device
                 if self._auth_failures >= AUTH_FAILURE_LIMIT:
                     self._set_status(AUTH_FAILED, f"{one_line(exc)} (not retried until the site is "
                                      "reloaded, to avoid locking the account)")
@@ -258,14 +269,11 @@ class DeviceRunner:
 
     async def call(self, command: Command, args: dict[str, Any], zone: ZoneConfig | None) -> Any:
         """Run one validated command under the device's concurrency limit and timeout."""
-        if self.driver is None:
-            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id}: {self.init_error}")
-        if not command.offline_ok and not self.state.online:
-            reason = f": {self.state.last_error}" if self.state.last_error else ""
-            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
+        self._check_usable(command)
         driver = self.driver
         return await self._guarded(command.name, command.timeout or self.host_cfg.command_timeout,
-                                   lambda: driver.command(command.name, args, zone))
+                                   lambda: driver.command(command.name, args, zone),
+                                   check=lambda: self._check_usable(command))
 
     async def diagnostics(self) -> Any:
         """The driver's raw-response capture (``gemhost diagnose``), gated, timed and mapped
@@ -278,15 +286,15 @@ class DeviceRunner:
             raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
         return await self._guarded("diagnostics", DIAGNOSTICS_TIMEOUT, self.driver.diagnostics)
 
-    async def _guarded(self, what: str, timeout: float, run: Callable[[], Awaitable[Any]]) -> Any:
-        """Run one driver call under the concurrency limit and ``timeout``; driver errors
-        become command error codes."""
+    async def _guarded(self, what: str, timeout: float, run: Callable[[], Awaitable[Any]],
+                       check: Callable[[], None] | None = None) -> Any:
+        """Run one driver call on the device (its concurrency slot, the lockout guard) within
+        ``timeout``; driver errors become command error codes."""
         try:
             # The timeout counts from the request, queueing behind busy slots included: a
-            # hung device's backlog must time out, not pile up.
-            async with asyncio.timeout(timeout), self._semaphore:
-                result = await run()
-            self._auth_failures = 0
+            # hung device's backlog must time out, not pile up. It holds even against a
+            # driver that ignores cancellation (the caller is answered, the work abandoned).
+            result = await self._on_device(run, timeout, f"command:{self.config.id}/{what}", check=check)
             return result
         except CommandError:
             raise
@@ -306,11 +314,94 @@ class DeviceRunner:
             self.log.exception("driver failed running %s", what)
             raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
 
+    def _check_usable(self, command: Command) -> None:
+        """Fail fast instead of costing the device a login: checked on arrival and again
+        when the command's turn comes, because the device may have failed meanwhile. A
+        device parked in auth_failed takes no command at all, ``offline_ok`` ones included."""
+        if self.driver is None:
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id}: {self.init_error}")
+        if self._auth_failures >= AUTH_FAILURE_LIMIT and self.state.status != AUTH_FAILED:
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} refused the login twice: "
+                               f"{self._last_refusal}")
+        if self.state.status == AUTH_FAILED or (not command.offline_ok and not self.state.online):
+            reason = f": {self.state.last_error}" if self.state.last_error else ""
+            raise CommandError(errors.DEVICE_OFFLINE, f"device {self.config.id} is {self.state.status}{reason}")
+
+    async def _on_device(self, work: Callable[[], Awaitable[Any]], timeout: float, name: str,
+                         check: Callable[[], None] | None = None) -> Any:
+        """One operation on the device (a command, a poll, a connect), within ``timeout``.
+
+        It runs in one of the ``command_concurrency`` slots, liveness polls included, so the
+        device never sees more operations from the host at once. While a refused login is
+        unresolved (one failure so far) an operation runs only alone: it waits for those
+        already running to end (they may fail too, and park the device) and holds the others
+        back, so no second refusal can come from an operation started after the first. A slot
+        stays taken until the driver's work has really ended, even past its timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with asyncio.timeout(timeout):
+            await self._semaphore.acquire()
+            probing = False
+            try:
+                if self._auth_failures:
+                    await self._probe.acquire()
+                    probing = True
+                    await self._idle.wait()
+                if check is not None:
+                    check()
+                if self._auth_failures >= AUTH_FAILURE_LIMIT:  # parked while this one waited
+                    raise AuthError(self._last_refusal)
+            except BaseException:
+                self._release_turn(probing, started=False)
+                raise
+        self._active += 1
+        self._idle.clear()
+        try:
+            started = self._counted(work())
+        except BaseException:
+            self._release_turn(probing)
+            raise
+        return await bounded(started, deadline - loop.time(), name, on_done=lambda: self._release_turn(probing))
+
+    async def _counted(self, work: Awaitable[Any]) -> Any:
+        """The operation itself, keeping the tally of refused logins: inside the operation's
+        task, so the count is up to date before its slot frees and the next one decides.
+
+        An operation that fails in any way while a concurrent one was refused counts as
+        refused too: it carried the same credentials, and the device may have counted it
+        (a refused request can reset the session under a concurrent one, which then reports
+        a connection error instead)."""
+        refusals_before = self._refusals
+        try:
+            result = await work
+        except AuthError as exc:
+            self._note_refusal(one_line(exc))
+            raise
+        except Exception:
+            if self._refusals != refusals_before:
+                self._note_refusal(self._last_refusal)
+            raise
+        self._auth_failures = 0
+        return result
+
+    def _note_refusal(self, reason: str) -> None:
+        self._auth_failures += 1
+        self._refusals += 1
+        self._last_refusal = reason
+
+    def _release_turn(self, probing: bool, started: bool = True) -> None:
+        if started:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+        if probing:
+            self._probe.release()
+        self._semaphore.release()
+
     def _command_refused(self, exc: AuthError) -> None:
         """A login refused during a command counts like one refused by a poll: the device
         goes offline (later commands fail fast instead of each costing a failed login) and
-        two in a row park it in auth_failed, liveness loop included."""
-        self._auth_failures += 1
+        two in a row park it in auth_failed, liveness loop included (counted by _counted)."""
         if self._auth_failures >= AUTH_FAILURE_LIMIT:
             for task in self._tasks:  # liveness and event stream: no more logins until reload
                 task.cancel()

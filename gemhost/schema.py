@@ -367,7 +367,13 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _show(value: Any) -> str:
+SECRET_SHOWN = "(secret value not shown)"
+
+
+def _show(value: Any, attr: Attribute | None = None) -> str:
+    """A value as a message quotes it; a secret attribute's value never, whatever its type."""
+    if attr is not None and attr.secret:
+        return SECRET_SHOWN
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -384,6 +390,13 @@ def validator(attr: Attribute):
                     plain = _check_plain(attr, value.reveal())
                 except vol.Invalid as exc:
                     raise vol.Invalid(exc.msg.split(", got ")[0] + " (value from a secret)") from None
+            elif attr.secret:
+                try:
+                    plain = _check_plain(attr, value)
+                except vol.Invalid as exc:  # the coercers hide it already; this keeps it so
+                    if SECRET_SHOWN in exc.msg:
+                        raise
+                    raise vol.Invalid(exc.msg.split(", got ")[0] + f", got {SECRET_SHOWN}") from None
             else:
                 plain = _check_plain(attr, value)
         except vol.Invalid as exc:
@@ -406,7 +419,7 @@ def _coerce_int(attr: Attribute, value: Any) -> int:
         return value
     if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
         return int(value)
-    raise vol.Invalid(f"expected an integer, got {_show(value)}")
+    raise vol.Invalid(f"expected an integer, got {_show(value, attr)}")
 
 
 def _coerce_float(attr: Attribute, value: Any) -> float:
@@ -415,7 +428,7 @@ def _coerce_float(attr: Attribute, value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise vol.Invalid(f"expected a number, got {_show(value)}") from None
+        raise vol.Invalid(f"expected a number, got {_show(value, attr)}") from None
 
 
 def _coerce_bool(attr: Attribute, value: Any) -> bool:
@@ -426,7 +439,7 @@ def _coerce_bool(attr: Attribute, value: Any) -> bool:
         return True
     if lowered in ("false", "off", "no", "0"):
         return False
-    raise vol.Invalid(f"expected true or false, got {_show(value)}")
+    raise vol.Invalid(f"expected true or false, got {_show(value, attr)}")
 
 
 def _coerce_list(attr: Attribute, value: Any) -> list[Any]:
@@ -434,29 +447,29 @@ def _coerce_list(attr: Attribute, value: Any) -> list[Any]:
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list):
-        raise vol.Invalid(f"expected a list, got {_show(value)}")
-    item = validator(Attribute(name=attr.name, type=attr.items or "string"))
+        raise vol.Invalid(f"expected a list, got {_show(value, attr)}")
+    item = validator(Attribute(name=attr.name, type=attr.items or "string", secret=attr.secret))
     return [item(v) for v in value]
 
 
 def _coerce_enum(attr: Attribute, value: Any) -> Any:
     if value not in (attr.values or []):
         allowed = ", ".join(str(v) for v in attr.values or [])
-        raise vol.Invalid(f"expected one of {allowed}, got {_show(value)}")
+        raise vol.Invalid(f"expected one of {allowed}, got {_show(value, attr)}")
     return value
 
 
 def _coerce_text(attr: Attribute, value: Any) -> str:
     """string, url, host and path: scalars read as text, then checked by kind."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise vol.Invalid(f"expected a {attr.type}, got {_show(value)}")
+        raise vol.Invalid(f"expected a {attr.type}, got {_show(value, attr)}")
     value = str(value)
     if attr.type == "url":
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise vol.Invalid(f"expected an http:// or https:// URL, got {_show(value)}")
+            raise vol.Invalid(f"expected an http:// or https:// URL, got {_show(value, attr)}")
     elif attr.type == "host" and not _is_host(value):
-        raise vol.Invalid(f"expected an IP address or host name, got {_show(value)}")
+        raise vol.Invalid(f"expected an IP address or host name, got {_show(value, attr)}")
     return value
 
 
@@ -465,12 +478,12 @@ _COERCE = {"int": _coerce_int, "float": _coerce_float, "bool": _coerce_bool, "li
 
 
 def _check_bounds(attr: Attribute, value: Any) -> None:
-    shown = "(secret)" if attr.secret else _show(value)
+    shown = _show(value, attr)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if attr.min is not None and value < attr.min:
-            raise vol.Invalid(f"must be at least {_num(attr.min)}, got {value}")
+            raise vol.Invalid(f"must be at least {_num(attr.min)}, got {shown}")
         if attr.max is not None and value > attr.max:
-            raise vol.Invalid(f"must be at most {_num(attr.max)}, got {value}")
+            raise vol.Invalid(f"must be at most {_num(attr.max)}, got {shown}")
     if isinstance(value, str):
         if attr.lengths and len(value) not in attr.lengths:
             allowed = " or ".join(str(n) for n in attr.lengths)

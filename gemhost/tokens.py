@@ -87,7 +87,7 @@ class TokenStore:
             if zone.count("/") != 1 or not all(zone.split("/")):
                 raise ValueError(f"zone {zone!r} must be written device/zone")
         if ttl_seconds is not None and ttl_seconds <= 0:
-            raise ValueError("ttl must be positive")
+            raise ValueError(f"ttl must be positive ({NO_EXPIRY_HINT})")
         with self._lock:
             data = json.loads(json.dumps(self._load()))
             if name in data["tokens"] and not data["tokens"][name].get("revoked"):
@@ -205,13 +205,20 @@ def _expired(entry: dict[str, Any], now: dt.datetime) -> bool:
     return bool(expires) and dt.datetime.fromisoformat(expires) <= now
 
 
+NO_EXPIRY_HINT = "use 'never' for a token that does not expire"
+
+
 def parse_ttl(text: str) -> float | None:
-    """``90s``, ``15m``, ``1h``, ``7d``, ``2w``, plain seconds, or ``never``."""
+    """``90s``, ``15m``, ``1h``, ``7d``, ``2w``, plain seconds, or ``never`` (the one way
+    to say "no expiry": a zero lifetime, however written, is refused, not read as forever)."""
     text = text.strip().lower()
-    if text in ("never", "none", "0"):
+    if text in ("never", "none"):
         return None
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", text)
     if not match:
         raise ValueError(f"cannot read ttl {text!r} (examples: 30m, 1h, 7d, never)")
     factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-    return float(match.group(1)) * factor
+    seconds = float(match.group(1)) * factor
+    if seconds <= 0:
+        raise ValueError(f"ttl {text!r} must be positive ({NO_EXPIRY_HINT})")
+    return seconds

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -51,6 +51,9 @@ class IsapiClient:
         self.auth_mode = auth_mode
         self.timeout = timeout
         self.verify_tls = verify_tls
+        self.on_refused: Callable[[], None] = lambda: None
+        """Called on every refused login, whichever request it was: the driver holds its event
+        stream back until a poll proves the credentials again (two failed logins at most)."""
         self._username = username
         self._password = password if isinstance(password, Secret) else Secret(password)
         self._session: aiohttp.ClientSession | None = None
@@ -111,6 +114,7 @@ class IsapiClient:
             raise self._unreachable(exc, method, path) from None
         if reply.status == 401:
             await self.reset()
+            self.on_refused()
         if check_status:
             check(reply, method, path, op=op, channel=channel)
         return reply
@@ -146,6 +150,7 @@ class IsapiClient:
                     body = b""
                 if resp.status == 401:
                     await self.reset()
+                    self.on_refused()
                 check(Reply(resp.status, resp.headers.get("Content-Type", ""), body), "GET", path)
             yield resp
         finally:

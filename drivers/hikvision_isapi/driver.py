@@ -58,6 +58,7 @@ class IsapiDriver(Driver):
         self.stream_state: str | None = None
         self._auth_ok = asyncio.Event()
         self._auth_ok.set()
+        self.client.on_refused = self._auth_ok.clear  # a refused command holds the stream back too
         self._timers = TimedStops(self.log)
         """Pending PTZ stops (``duration``) by channel and pulse ends by output."""
         self.stall_timeout = s.stream_stall_timeout / 1000

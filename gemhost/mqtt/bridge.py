@@ -18,23 +18,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-from collections import OrderedDict
+import math
+import random
+from collections import OrderedDict, deque
 from typing import Any
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gemhost import bus as busmod
-from gemhost.backoff import Backoff, full_jitter
-from gemhost.errors import BAD_REQUEST, CommandError
+from gemhost.contain import cancel_and_wait
+from gemhost.errors import BAD_REQUEST, BUSY, CommandError
 from gemhost.mqtt import discovery
 from gemhost.mqtt.broker import EmbeddedBroker
-from gemhost.mqtt.commands import CommandRunner
-from gemhost.mqtt.connection import parse_broker, tls_arguments
+from gemhost.mqtt.commands import MAX_IN_FLIGHT, CommandRunner, reply_payload, request_id
+from gemhost.mqtt.connection import (
+    IncomingQueue,
+    acknowledge,
+    connect_properties,
+    manual_acks,
+    parse_broker,
+    publish_now,
+    tls_arguments,
+)
 from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
 from gemhost.mqtt.topics import HOST, Topics
 from gemhost.statedir import device_state_dir
@@ -53,13 +65,41 @@ connection re-sends little (delivery is at-least-once)."""
 HOST_STATE_INTERVAL = 60.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 60.0
+FAST_RETRY_CEILING = 2.0
+FAST_RETRY_WINDOW = 30.0
+STABLE_SESSION = 3.0
+"""A session that lasted this long was a good connection: the next outage backs off afresh.
+Shorter ones (a broker that accepts and then drops us, a duplicate client id) keep growing."""
 AUTH_REFUSED = (4, 5, 134, 135)  # CONNACK: bad credentials / not authorized (3.1.1 and 5)
 PROBE_TIMEOUT = 3.0
 OPERATION_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+OUTGOING_WINDOW = 256
+"""QoS 1 publishes awaiting their PUBACK at once (paho queues the rest); the broker may lower it."""
+HA_QUIET = 1.0
+"""Seconds without another ``online`` on Home Assistant's status topic before re-publishing."""
+HA_MAX_DELAY = 10.0
+"""...but never later than this after the first one of a burst."""
 
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, default=str, separators=(",", ":"), sort_keys=False).encode()
+
+
+def backoff_ceiling(attempt: int, outage: float, low: float = BACKOFF_MIN, high: float = BACKOFF_MAX) -> float:
+    """The longest wait before reconnect attempt ``attempt`` (0 = the first) of an outage that
+    has lasted ``outage`` seconds: doubling from ``low``, but held at FAST_RETRY_CEILING for
+    the first FAST_RETRY_WINDOW seconds, so a restarted broker is found within about two
+    seconds of being back, and only a long outage backs off to ``high``."""
+    ceiling = min(high, low * (2 ** min(attempt, 16)))
+    if outage < FAST_RETRY_WINDOW:
+        ceiling = min(ceiling, FAST_RETRY_CEILING)
+    return ceiling
+
+
+def backoff_delay(attempt: int, outage: float = math.inf, low: float = BACKOFF_MIN) -> float:
+    """Full jitter up to :func:`backoff_ceiling`: spreads many hosts reconnecting to one broker."""
+    return random.uniform(low, max(low, backoff_ceiling(attempt, outage)))
 
 
 class MqttBridge:
@@ -82,6 +122,17 @@ class MqttBridge:
         self.protocol: aiomqtt.ProtocolVersion | None = None
         self.connected = asyncio.Event()
         self.connections = 0
+        self.requests_dropped = 0
+        """Messages dropped because the incoming backlog was full (see connection.IncomingQueue)."""
+        self.busy_replies = 0
+        """Requests answered ``busy`` on arrival because the incoming backlog was full."""
+        self.refused_response_topics = 0
+        self.discovery_republished = 0
+        self._session_began: float | None = None
+        self.reconnect_ceilings: deque[float] = deque(maxlen=64)
+        """The longest wait chosen before each recent reconnect attempt (see backoff_ceiling)."""
+        self._ha_task: asyncio.Task[None] | None = None
+        self._ha_quiet_until = 0.0
         self._client: aiomqtt.Client | None = None
         self._dirty: OrderedDict[str, bytes] = OrderedDict()
         self._wake = asyncio.Event()
@@ -131,9 +182,9 @@ class MqttBridge:
                 await client.publish(self.topics.host_status, OFFLINE, qos=1, retain=True, timeout=5)
             except aiomqtt.MqttError as exc:
                 log.warning("could not publish offline status on stop: %s", exc)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # re-cancelled and bounded: a cancellation swallowed by a racing wait_for inside
+        # aiomqtt must not keep the host from stopping
+        await cancel_and_wait([*self._tasks, *([self._ha_task] if self._ha_task else [])], STOP_TIMEOUT)
         self.queue.fail_all(EventDropped("MQTT bridge stopped before the event was delivered"))
         if self.broker is not None:
             await self.broker.stop()
@@ -159,7 +210,8 @@ class MqttBridge:
             "keepalive": int(getattr(self.cfg, "keepalive", 30) or 30),
             "timeout": OPERATION_TIMEOUT,
             "will": aiomqtt.Will(self.topics.host_status, OFFLINE, qos=1, retain=True),
-            "max_queued_incoming_messages": 10000,
+            "queue_type": functools.partial(IncomingQueue, on_overflow=self._incoming_overflow),
+            "max_inflight_messages": OUTGOING_WINDOW,
             **tls,
         }
 
@@ -171,18 +223,20 @@ class MqttBridge:
             return [aiomqtt.ProtocolVersion.V5]
         if wanted in ("3.1.1", "311", "4"):
             return [aiomqtt.ProtocolVersion.V311]
-        if self.protocol is not None:  # what worked last time, then the other one
-            both = (aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311)
-            return [self.protocol, *(p for p in both if p != self.protocol)]
+        if self.protocol is not None:
+            # What worked stays: a broker that hangs does not answer an MQTT 5 CONNECT either,
+            # and falling back then would silently downgrade to 3.1.1 (no response topics).
+            return [self.protocol]
         return [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311]
 
     async def _connection_loop(self) -> None:
-        # full jitter: many hosts on one broker must not reconnect in lock-step
-        backoff = Backoff(initial=BACKOFF_MIN, maximum=BACKOFF_MAX, jitter=full_jitter)
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        outage_since = loop.time()
         while not self._stopping:
+            self._session_began = None
             try:
                 await self._connect_once()
-                backoff.reset()
             except aiomqtt.MqttError as exc:
                 log.warning("MQTT connection to %s failed: %s", self._where(), exc)
             except (OSError, ValueError) as exc:
@@ -193,7 +247,15 @@ class MqttBridge:
                 self._first_attempt.set()
             if self._stopping:
                 return
-            await asyncio.sleep(backoff.next())
+            began = self._session_began
+            if began is not None and loop.time() - began >= STABLE_SESSION:
+                attempt, outage_since = 0, loop.time()  # a good connection: start afresh
+            outage = loop.time() - outage_since
+            delay = backoff_delay(attempt, outage)
+            self.reconnect_ceilings.append(backoff_ceiling(attempt, outage))
+            log.info("reconnecting to MQTT in %.1f s", delay)
+            attempt += 1
+            await asyncio.sleep(delay)
 
     def _where(self) -> str:
         if self.cfg.broker == "embedded":
@@ -214,7 +276,11 @@ class MqttBridge:
                 # Some 3.1.1-only brokers (amqtt) never answer an MQTT 5 CONNECT instead of
                 # refusing it, so the probe gets a short timeout of its own.
                 args["timeout"] = PROBE_TIMEOUT
-            client = aiomqtt.Client(protocol=proto, **args)
+            client = aiomqtt.Client(protocol=proto, properties=connect_properties(proto), **args)
+            manual_acks(client)
+            # aiomqtt warns once per publish beyond this many waiting for their PUBACK; with
+            # up to MAX_IN_FLIGHT replies and a window of events that many are normal.
+            client.pending_calls_threshold = MAX_IN_FLIGHT + PUBLISH_WINDOW + 16
             try:
                 await client.__aenter__()
             except MqttConnectError as exc:
@@ -240,13 +306,18 @@ class MqttBridge:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         self.connections += 1
+        self._session_began = asyncio.get_running_loop().time()
         version = "5" if self.protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
         log.info("connected to MQTT %s (MQTT %s)", self._where(), version)
         self._client = client
         self._first_attempt.set()
         tasks: set[asyncio.Task[None]] = set()
         try:
-            await client.subscribe(self.topics.command_filter, qos=1)
+            options = self._command_options()
+            if options is None:
+                await client.subscribe(self.topics.command_filter, qos=1)
+            else:  # paho takes the QoS from the options then
+                await client.subscribe(self.topics.command_filter, options=options)
             if self.discovery_on:
                 await client.subscribe(self.topics.ha_status, qos=1)
             self._mark_everything_dirty()
@@ -269,9 +340,25 @@ class MqttBridge:
                 # bounded: a task stuck past its cancellation must not block reconnects
                 await asyncio.wait(tasks, timeout=2)
 
+    def _command_options(self) -> SubscribeOptions | None:
+        """MQTT 5: Retain As Published, so a retained command keeps its flag even when the
+        broker delivers it live, and is never taken for a request. (3.1.1 has no such option:
+        its brokers clear the flag on live delivery, see docs/mqtt.md.)"""
+        if self.protocol != aiomqtt.ProtocolVersion.V5:
+            return None
+        return SubscribeOptions(qos=1, retainAsPublished=True)
+
     async def _reader(self, client: aiomqtt.Client) -> None:
+        """Takes each message on only when there is room for it (``submit`` waits for a
+        slot) and only then acknowledges it, so a flood waits in the broker. A message that
+        breaks its handling costs only itself: the session goes on."""
         async for message in client.messages:
-            self._dispatch(client, message)
+            try:
+                await self._dispatch(client, message)
+            except Exception:
+                log.exception("MQTT message on %s could not be handled", message.topic.value[:200])
+            finally:
+                acknowledge(client, message)
 
     # ------------------------------------------------------------------ outgoing
 
@@ -343,6 +430,7 @@ class MqttBridge:
         stats = getattr(self.host, "stats", None)
         out: dict[str, Any] = dict(stats()) if callable(stats) else {}
         out.update(self.stats())
+        out["requests_dropped"] = self.requests_dropped
         out["mqtt_protocol"] = "5" if self.protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
         out["loaded_drivers"] = self.host.drivers_info()
         return out
@@ -429,26 +517,20 @@ class MqttBridge:
 
     # ------------------------------------------------------------------ incoming
 
-    def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    async def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
         if self.discovery_on and topic == self.topics.ha_status:
             if payload.strip() == ONLINE:
-                log.info("Home Assistant came online: re-publishing discovery")
-                self._publish_all_discovery()
-                for device, runner in list(self.host.runners.items()):
-                    self._retain_device(device, runner.state)
+                self._ha_online()
             return
         parsed = self.topics.parse_command(topic)
-        if parsed is None or message.retain:
-            return  # a retained "command" is a stale leftover, never something to execute
-        reply_topic, refusal = self._reply_topic(topic, message.properties)
-        props = message.properties
-        correlation = getattr(props, "CorrelationData", None) if props is not None else None
-        reply_props: Properties | None = None
-        if correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
-            reply_props = Properties(PacketTypes.PUBLISH)
-            reply_props.CorrelationData = correlation
+        if parsed is None or (message.retain and not payload):
+            return  # not a command, or a retained command being cleared
+        reply_topic, reply_props, refusal = self._reply_route(topic, message.properties)
+        if message.retain:  # never run: a leftover (or a mistake) that would run on every connect
+            refusal = CommandError(BAD_REQUEST, "retained commands are not run; publish the request without "
+                                   "retain, and clear the retained one with an empty retained message")
 
         async def send(body: bytes) -> None:
             live = self._client
@@ -456,21 +538,76 @@ class MqttBridge:
                 raise aiomqtt.MqttError("not connected")
             await live.publish(reply_topic, body, qos=1, retain=False, properties=reply_props)
 
-        self.commands.submit(parsed.target, parsed.command, payload, send, refusal=refusal)
+        await self.commands.submit(parsed.target, parsed.command, payload, send, refusal=refusal)
 
-    def _reply_topic(self, topic: str, props: Any) -> tuple[str, CommandError | None]:
-        """Where the reply goes: the request's MQTT 5 response topic when it is allowed,
-        else the standard ``<request>/reply`` (with the refusal as the reply)."""
+    def _incoming_overflow(self, message: aiomqtt.Message) -> None:
+        """A message that does not fit the incoming backlog (a broker ignoring flow control,
+        or QoS 0): a request is answered ``busy`` on the spot, without being kept; anything
+        else is dropped and counted. Either way it is acknowledged, so the broker's window
+        never fills with messages gemhost will not take."""
+        client = self._client
+        parsed = self.topics.parse_command(message.topic.value)
+        if client is None or parsed is None or message.retain:
+            self._count_drop(message)
+        else:
+            reply_topic, reply_props, _ = self._reply_route(message.topic.value, message.properties)
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            busy = CommandError(BUSY, "gemhost has too many requests waiting; retry later")
+            body = reply_payload(request_id(payload, self.max_payload), error=busy)
+            if publish_now(client, reply_topic, body, reply_props):
+                self.busy_replies += 1
+            else:
+                self._count_drop(message)
+        if client is not None:
+            acknowledge(client, message)
+
+    def _count_drop(self, message: aiomqtt.Message) -> None:
+        self.requests_dropped += 1
+        if self.requests_dropped == 1 or self.requests_dropped % 1000 == 0:
+            log.warning("incoming backlog full: %d messages dropped so far (last on %s)", self.requests_dropped,
+                        message.topic.value[:200])
+
+    def _reply_route(self, topic: str, props: Any) -> tuple[str, Properties | None, CommandError | None]:
+        """Where the reply goes and with which properties: the request's MQTT 5 response
+        topic when it is allowed, else the standard ``<request>/reply`` (with the refusal as
+        the reply); correlation data is echoed either way."""
         standard = self.topics.reply(topic)
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        reply_props: Properties | None = None
+        if correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
+            reply_props = Properties(PacketTypes.PUBLISH)
+            reply_props.CorrelationData = correlation
         wanted = getattr(props, "ResponseTopic", None) if props is not None else None
         if not wanted:
-            return standard, None
+            return standard, reply_props, None
         why = self.topics.response_topic_refusal(wanted, topic, self.response_topics)
         if why is None:
-            return wanted, None
-        log.warning("refused response topic %r of a request on %s: %s", wanted[:200], topic, why)
-        return standard, CommandError(BAD_REQUEST, f"response topic {wanted[:200]!r} refused: {why}; "
-                                      "the request was not run")
+            return wanted, reply_props, None
+        self.refused_response_topics += 1
+        if self.refused_response_topics == 1 or self.refused_response_topics % 1000 == 0:
+            log.warning("refused response topic %r of a request on %s: %s (%d refused so far)", wanted[:200],
+                        topic, why, self.refused_response_topics)
+        return standard, reply_props, CommandError(BAD_REQUEST, f"response topic {wanted[:200]!r} refused: {why}; "
+                                                   "the request was not run")
+
+    def _ha_online(self) -> None:
+        """Home Assistant (re)started: re-publish discovery once it has gone quiet, so a
+        burst (or a flood) of ``online`` costs one re-publish, not one per message."""
+        loop = asyncio.get_running_loop()
+        self._ha_quiet_until = loop.time() + HA_QUIET
+        if self._ha_task is None or self._ha_task.done():
+            self._ha_task = asyncio.create_task(self._ha_republish(loop.time() + HA_MAX_DELAY),
+                                                name="mqtt-ha-republish")
+
+    async def _ha_republish(self, latest: float) -> None:
+        loop = asyncio.get_running_loop()
+        while (now := loop.time()) < min(self._ha_quiet_until, latest):
+            await asyncio.sleep(min(self._ha_quiet_until, latest) - now)
+        log.info("Home Assistant came online: re-publishing discovery")
+        self.discovery_republished += 1
+        self._publish_all_discovery()
+        for device, runner in list(self.host.runners.items()):
+            self._retain_device(device, runner.state)
 
     def _route_action(self, target: str, args: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """The core ``action`` command (an alarm panel's ARM_AWAY, a bypass switch) -> the

@@ -1,8 +1,15 @@
 """Command request/reply over MQTT: parsing requests, running them, shaping replies.
 
-The contract promises exactly one reply per request, malformed ones included, so every path
-through :meth:`CommandRunner.handle` ends in :func:`reply_payload`. The host does the real
+The contract promises exactly one reply per request, malformed and hostile ones included, so
+every path through :class:`CommandRunner` ends in :func:`reply_payload`, and nothing a payload
+contains (nesting, NaN, a result that cannot be encoded) can skip it. The host does the real
 work (validation, per-device limits, timeouts, tokens); this module only translates.
+
+A flood is met with back-pressure, not by dropping: :meth:`CommandRunner.submit` waits for one
+of a fixed number of slots before it returns, and the bridge acknowledges a request to the
+broker only after that, so an excess stays queued in the broker (whose limits then apply)
+instead of in gemhost's memory. One device cannot use up the slots: beyond a per-target bound
+its requests are answered ``busy`` at once, and those answers are quick.
 """
 
 from __future__ import annotations
@@ -10,18 +17,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gemhost.capabilities import ACTION_COMMAND
+from gemhost.contain import cancel_and_wait
 from gemhost.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR, INVALID_ARGS, TIMEOUT, CommandError
 
 log = logging.getLogger("gemhost.mqtt.commands")
 
-"""Reply code when more requests are in flight than the bridge allows (host overload)."""
-
 HOST_COMMANDS = ("list_devices", "describe", "reload")
+MAX_DEPTH = 32
+"""Deepest JSON nesting a request may have: real requests need three or four levels."""
+MAX_IN_FLIGHT = 256
+"""Requests handled at once; the next one waits (and stays in the broker) until one ends."""
+MAX_PER_TARGET = 32
+"""Requests for one device (or the host) at once; beyond this they are answered ``busy``."""
+STOP_REPLY_TIMEOUT = 1.0
 
 
 @dataclass
@@ -29,6 +44,33 @@ class Request:
     id: Any
     args: dict[str, Any] | None
     token: str | None
+
+
+class _NonFinite(ValueError):
+    """NaN or an infinity in a request: valid for Python's json, not for strict JSON parsers."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """True when ``data`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def _read_id(data: Any) -> Any:
@@ -39,6 +81,20 @@ def _read_id(data: Any) -> Any:
     return None
 
 
+def _decode(payload: bytes) -> tuple[Any, CommandError | None]:
+    try:
+        data = json.loads(payload, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NonFinite:
+        return None, CommandError(BAD_REQUEST, "NaN and infinite numbers are not allowed (replies are strict JSON)")
+    except RecursionError:
+        return None, CommandError(BAD_REQUEST, f"payload is nested deeper than {MAX_DEPTH} levels")
+    except (UnicodeDecodeError, ValueError):
+        return None, CommandError(BAD_REQUEST, "payload is not valid JSON")
+    if _too_deep(data, MAX_DEPTH):
+        return None, CommandError(BAD_REQUEST, f"payload is nested deeper than {MAX_DEPTH} levels")
+    return data, None
+
+
 def parse_request(payload: bytes, max_payload: int) -> tuple[Request | None, Any, CommandError | None]:
     """(request, id, error): exactly one of request and error is set; ``id`` is whatever
     could be read so even a rejected request's reply can be matched by the caller."""
@@ -46,10 +102,9 @@ def parse_request(payload: bytes, max_payload: int) -> tuple[Request | None, Any
         return None, None, CommandError(BAD_REQUEST, f"payload of {len(payload)} bytes exceeds {max_payload}")
     if not payload.strip():
         return Request(None, None, None), None, None
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        return None, None, CommandError(BAD_REQUEST, "payload is not valid JSON")
+    data, error = _decode(payload)
+    if error is not None:
+        return None, None, error
     req_id = _read_id(data)
     if not isinstance(data, dict):
         return None, None, CommandError(BAD_REQUEST, "payload must be a JSON object")
@@ -68,12 +123,24 @@ def parse_request(payload: bytes, max_payload: int) -> tuple[Request | None, Any
     return Request(req_id, args, token), req_id, None
 
 
+def request_id(payload: bytes, max_payload: int) -> Any:
+    """The id of a request that is refused before it is read for anything else."""
+    return parse_request(payload, max_payload)[1]
+
+
 def reply_payload(req_id: Any, result: Any = None, error: CommandError | None = None) -> bytes:
+    """The reply, always strict JSON: a result that cannot be encoded as such (NaN from a
+    driver, a cycle) becomes an ``internal_error`` reply instead of no reply."""
     if error is not None:
         body: dict[str, Any] = {"id": req_id, "ok": False, "error": error.as_dict()}
     else:
         body = {"id": req_id, "ok": True, "result": result}
-    return json.dumps(body, default=str, separators=(",", ":")).encode()
+    try:
+        return json.dumps(body, default=str, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, TypeError, RecursionError):
+        log.error("a command result could not be encoded as JSON; answering internal_error")
+        failed = CommandError(INTERNAL_ERROR, "the result could not be encoded as strict JSON")
+        return json.dumps({"id": req_id, "ok": False, "error": failed.as_dict()}, separators=(",", ":")).encode()
 
 
 Sender = Callable[[bytes], Awaitable[None]]
@@ -83,57 +150,85 @@ Router = Callable[[str, dict[str, Any] | None], tuple[str, dict[str, Any]]]
 
 class CommandRunner:
     """Runs requests as independent tasks (a slow device never holds up another's reply),
-    with a bound on how many are in flight so a flood cannot exhaust memory."""
+    with bounds on how many run at once overall and per target."""
 
-    def __init__(self, host: Any, *, max_in_flight: int = 256, max_payload: int = 65536,
+    def __init__(self, host: Any, *, max_in_flight: int = MAX_IN_FLIGHT, max_per_target: int = MAX_PER_TARGET,
+                 max_payload: int = 65536,
                  on_result: Callable[[str, str, dict[str, Any] | None, Any], None] | None = None,
                  router: Router | None = None) -> None:
         self.host = host
         self.max_in_flight = max_in_flight
+        self.max_per_target = max_per_target
         self.max_payload = max_payload
         self.on_result = on_result
         self.router = router
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._per_target: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    def submit(self, target: str, command: str, payload: bytes, send: Sender,
-               refusal: CommandError | None = None) -> None:
-        """Start handling one request; returns at once. ``refusal`` answers it with that
-        error without running it."""
+    async def submit(self, target: str, command: str, payload: bytes, send: Sender,
+                     refusal: CommandError | None = None) -> None:
+        """Start handling one request once a slot is free (back-pressure); ``refusal``
+        answers it with that error without running it."""
+        await self._slots.acquire()
         if refusal is not None:
-            _, req_id, _ = parse_request(payload, self.max_payload)
-            task = asyncio.create_task(self._send(send, reply_payload(req_id, error=refusal)))
-        elif len(self._tasks) >= self.max_in_flight:
-            _, req_id, _ = parse_request(payload, self.max_payload)
-            err = CommandError(BUSY, f"more than {self.max_in_flight} commands in flight; retry later")
-            task = asyncio.create_task(self._send(send, reply_payload(req_id, error=err)))
+            coro = self._refuse(payload, refusal, send)
         else:
-            task = asyncio.create_task(self.handle(target, command, payload, send))
+            coro = self.handle(target, command, payload, send)
+        task = asyncio.create_task(coro, name=f"command:{target}/{command}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _refuse(self, payload: bytes, error: CommandError, send: Sender) -> None:
+        await self._send(send, reply_payload(request_id(payload, self.max_payload), error=error))
 
     async def handle(self, target: str, command: str, payload: bytes, send: Sender) -> None:
         request, req_id, error = parse_request(payload, self.max_payload)
         result: Any = None
-        if request is not None:
+        if request is not None and self._per_target[target] >= self.max_per_target:
+            error = CommandError(BUSY, f"more than {self.max_per_target} requests for {target} in flight; "
+                                 "retry later")
+        elif request is not None:
+            self._per_target[target] += 1
             try:
                 result = await self._run(target, command, request)
             except CommandError as exc:
                 error = exc
             except TimeoutError:
                 error = CommandError(TIMEOUT, f"{command} timed out")
+            except asyncio.CancelledError:
+                await self._reply_on_stop(send, req_id)
+                raise
             except Exception as exc:  # the reply must go out whatever happened
                 log.exception("command %s/%s failed unexpectedly", target, command)
                 error = CommandError(INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
+            finally:
+                self._per_target[target] -= 1
+                if self._per_target[target] <= 0:
+                    del self._per_target[target]
         if error is None and self.on_result is not None:
             try:
                 self.on_result(target, command, request.args if request else None, result)
             except Exception:
                 log.exception("command result hook failed")
         await self._send(send, reply_payload(req_id, result, error))
+
+    async def _reply_on_stop(self, send: Sender, req_id: Any) -> None:
+        """A request cut off by shutdown still gets its one reply, if the broker is there."""
+        error = CommandError(BUSY, "gemhost is stopping; retry later")
+        try:
+            async with asyncio.timeout(STOP_REPLY_TIMEOUT):
+                await self._send(send, reply_payload(req_id, error=error))
+        except (TimeoutError, asyncio.CancelledError):
+            pass
 
     async def _run(self, target: str, command: str, request: Request) -> Any:
         if target == "host":
@@ -172,8 +267,8 @@ class CommandRunner:
         except Exception as exc:  # broker gone: the requester times out, as MQTT clients expect
             log.warning("could not send command reply: %s", exc)
 
-    async def cancel_all(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def cancel_all(self, timeout: float = 5.0) -> None:
+        """Cancel every request (each still answers ``busy`` if it can), bounded in time."""
+        abandoned = await cancel_and_wait(list(self._tasks), timeout)
+        if abandoned:
+            log.warning("%d command tasks ignored cancellation; abandoned", len(abandoned))

@@ -58,6 +58,10 @@ commands:
       seconds: {type: float, default: 3}
   relogin:
     note: logs in again, which the device refuses (a changed password)
+capabilities:
+  camera:
+    title: Camera
+    events: [motion]
 """
 
 RELEASE = asyncio.Event()
@@ -144,21 +148,23 @@ FAULTCAMS = """
 """
 
 
-def site_yaml(broker: Any, *, devices: str = FAULTCAMS, mqtt: str = "", host: str = "",
-              require_token: bool = False, protocol: str | None = None, broker_url: str | None = None) -> str:
+def site_yaml(broker: Any, *, devices: str = FAULTCAMS, mqtt: str = "", host: dict[str, Any] | None = None,
+              require_token: bool = False, protocol: str | None = None, broker_url: str | None = None,
+              max_payload: int = 4096) -> str:
     """A site on ``broker``; amqtt speaks 3.1.1 only, so its sites skip the MQTT 5 probe."""
     if protocol is None:
         protocol = "3.1.1" if getattr(broker, "kind", "") == "amqtt" else "auto"
+    timing = {"command_timeout": 2, "command_concurrency": 2, "shutdown_timeout": 1, **(host or {})}
     return f"""
 site: {{id: {SITE_ID}, name: Fault injection}}
 mqtt:
   broker: "{broker_url or broker.url}"
   protocol: "{protocol}"
   keepalive: 5
-  max_payload: 4096
+  max_payload: {max_payload}
 {mqtt}
 access: {{require_token: {str(require_token).lower()}}}
-host: {{command_timeout: 2, command_concurrency: 2, shutdown_timeout: 1{host}}}
+host: {json.dumps(timing)}
 devices:
 {devices}
 """
@@ -177,5 +183,56 @@ async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) ->
         pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+async def connected(host: Any, timeout: float = 15) -> None:
+    """Wait (bounded) until the host's MQTT bridge is connected."""
+    await until(lambda: host.bridge.connected.is_set(), "the MQTT bridge connected", timeout)
+
+
 def replies(messages: list[aiomqtt.Message], topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.payload) for m in messages if m.topic.value == topic]
+
+
+class Collector:
+    """A bare MQTT subscriber that only stores what arrives (cheap enough for floods)."""
+
+    def __init__(self, port: int, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V311) -> None:
+        self.port, self.protocol = port, protocol
+        self.messages: list[aiomqtt.Message] = []
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, *filters: str) -> Collector:
+        self._client = aiomqtt.Client("127.0.0.1", self.port, protocol=self.protocol, timeout=10)
+        await self._client.__aenter__()
+        for f in filters:
+            await self._client.subscribe(f, qos=1)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        assert self._client is not None
+        async for message in self._client.messages:
+            self.messages.append(message)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._client is not None:
+            try:
+                await asyncio.wait_for(self._client.__aexit__(None, None, None), 10)
+            except (aiomqtt.MqttError, TimeoutError):
+                pass
+
+    def payloads(self, topic: str) -> list[Any]:
+        return [json.loads(m.payload) for m in self.messages if m.topic.value == topic]
+
+
+async def publish_lines(port: int, topic: str, lines: list[bytes], qos: int = 1) -> None:
+    """Publish one message per line at full speed with mosquitto_pub (a separate process, so
+    the flood does not share the host's event loop)."""
+    proc = await asyncio.create_subprocess_exec(
+        "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-l",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(b"".join(line + b"\n" for line in lines)), 60)
+    assert proc.returncode == 0, err.decode()

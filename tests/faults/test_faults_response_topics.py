@@ -12,7 +12,7 @@ import json
 
 import aiomqtt
 import pytest
-from fault_helpers import RUNS, B, FaultPlugin, site_yaml, until
+from fault_helpers import RUNS, B, FaultPlugin, connected, site_yaml, until
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -36,7 +36,7 @@ async def _ask(client: aiomqtt.Client, n: int, response_topic: str) -> None:
 async def test_response_topics_outside_gemhost_only(mosquitto, start_host, watch):
     host = await start_host(site_yaml(mosquitto, mqtt="  discovery: true"))
     w = await watch(mosquitto.port, f"{B}/#", "homeassistant/#", "other/#", protocol=V5)
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
     await w.wait(f"{B}/cam1/availability", lambda m: m.payload == b"online")
     hostile = [f"{B}/cam1/availability", f"{B}/host/status", f"{B}/cam1/door/state",
@@ -50,8 +50,6 @@ async def test_response_topics_outside_gemhost_only(mosquitto, start_host, watch
 
         await until(lambda: len([m for m in w.on(f"{B}/cam1/cmd/echo/reply")]) >= len(hostile) + 1,
                     "every refusal and the explicit standard reply", timeout=15)
-        refused = [json.loads(m.payload) for m in w.on(f"{B}/cam1/cmd/echo/reply")
-                   if json.loads(m.payload)["id"] != 101]
     replies = {json.loads(m.payload)["id"]: (json.loads(m.payload), m) for m in w.on(f"{B}/cam1/cmd/echo/reply")}
     for n, topic in enumerate(hostile):
         body, message = replies[n]
@@ -62,7 +60,6 @@ async def test_response_topics_outside_gemhost_only(mosquitto, start_host, watch
     allowed = await w.wait_json("other/replies/100")
     assert allowed == {"id": 100, "ok": True, "result": {"text": "t100"}}
     assert RUNS["cam1/echo"] == 2  # refused requests were not run
-    assert len(refused) >= len(hostile)
     # nothing but gemhost's own payloads ever reached its topics or Home Assistant's
     await asyncio.sleep(0.2)
     for m in w.messages:
@@ -74,7 +71,7 @@ async def test_response_topics_outside_gemhost_only(mosquitto, start_host, watch
 async def test_the_allow_list_narrows_response_topics(mosquitto, start_host, watch):
     host = await start_host(site_yaml(mosquitto, mqtt='  response_topics: ["apps/gemhost/"]'))
     w = await watch(mosquitto.port, f"{B}/cam1/cmd/echo/reply", "apps/#", "other/#", protocol=V5)
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
     async with aiomqtt.Client("127.0.0.1", mosquitto.port, protocol=V5) as client:
         await _ask(client, 1, "other/replies/1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fault_helpers import B, site_yaml, until
+from fault_helpers import B, connected, site_yaml, until
 from gemhost_drivers.hpp.simulator import HppSimulator
 
 from gemhost.errors import CommandError
@@ -41,7 +41,7 @@ async def test_a_zone_token_cannot_reach_another_target_through_the_address(amqt
     admin = host.tokens.create("admin", ["hpp"], [], None, 3600)
     yard = host.tokens.create("yard", [], ["hpp/yard_ptz"], None, 3600)
     w = await watch(amqtt_broker.port)
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["hpp"].state.online, "the HPP connection online")
 
     async def ask(command: str, args: dict, token: str, n: int) -> dict:
@@ -71,7 +71,7 @@ async def test_a_zone_token_cannot_reach_another_target_through_the_address(amqt
 async def test_the_driver_gets_only_the_resolved_target(amqtt_broker, start_host, watch):
     host = await start_host(site_yaml(amqtt_broker))
     w = await watch(amqtt_broker.port)
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
 
     async def look(args: dict, n: int) -> dict:
@@ -89,7 +89,7 @@ async def test_out_of_scope_requests_learn_nothing(amqtt_broker, start_host, wat
     cam1 = host.tokens.create("cam1-only", ["cam1"], [], None, 3600)
     door = host.tokens.create("door-only", [], ["cam1/door"], None, 3600)
     w = await watch(amqtt_broker.port)
-    await host.bridge.connected.wait()
+    await connected(host)
     await until(lambda: host.runners["cam1"].state.online, "cam1 online")
     n = 0
 
