@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gemhost import __version__, logsetup
+from gemhost import __version__, contain, logsetup
 from gemhost.cli_import import add_import_parser
 from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
@@ -135,7 +135,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a site: devices, liveness, events, MQTT")
     p.add_argument("site")
-    p.set_defaults(func=lambda a: asyncio.run(_run(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_run(a, registry)))
 
     p = sub.add_parser("check", help="validate a site file and list every problem")
     p.add_argument("site")
@@ -156,7 +156,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     p.add_argument("command")
     p.add_argument("args", nargs="*", help="key=value arguments")
     p.add_argument("--token", help="access token, when the site requires one")
-    p.set_defaults(func=lambda a: asyncio.run(_call(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_call(a, registry)))
 
     p = sub.add_parser("simulate", help="run a vendor simulator on loopback")
     sim_sub = p.add_subparsers(dest="driver", required=True)
@@ -167,7 +167,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
             cls.add_arguments(sp)
         if not any(a.dest == "port" for a in sp._actions):
             sp.add_argument("--port", type=int, default=0)
-        sp.set_defaults(func=lambda a: asyncio.run(_simulate(a, registry)))
+        sp.set_defaults(func=lambda a: contain.run(_simulate(a, registry)))
 
     add_import_parser(sub, registry)
     add_token_parser(sub)

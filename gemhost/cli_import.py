@@ -8,10 +8,10 @@ never import differently; the CLI only adds a progress line for long imports.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
+from gemhost import contain
 from gemhost.errors import NOT_SUPPORTED, CommandError
 from gemhost.plugins import Registry
 
@@ -24,7 +24,7 @@ def add_import_parser(sub: Any, registry: Registry) -> None:
     group.add_argument("--all", action="store_true", help="everything not yet in the site file")
     group.add_argument("--new", action="store_true", help="only what is new since the last import")
     group.add_argument("codes", nargs="*", default=[], help="camera index codes or device serials")
-    p.set_defaults(func=lambda a: asyncio.run(_import(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_import(a, registry)))
 
 
 def _import_command(schema: Any) -> tuple[str, str] | None:

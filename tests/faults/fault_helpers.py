@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -113,10 +114,16 @@ class FaultCam(Driver):
         raise AuthError("HTTP 401: the device refused the password")
 
 
+STUBBORN_UNTIL_TEARDOWN = threading.Event()
+"""Set by the fixtures when a test ends: the stubborn sleeps stop, so pytest's event loop can
+close (asyncio waits for every task when a loop closes; gemhost's CLI does not, see
+gemhost.contain.run)."""
+
+
 async def _sleep_ignoring_cancellation(seconds: float) -> None:
     """What a badly written driver does: catch CancelledError and carry on."""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not STUBBORN_UNTIL_TEARDOWN.is_set():
         try:
             await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
         except asyncio.CancelledError:
