@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from gemhost.driver import Driver
 from gemhost.errors import AuthError
 from gemhost.hookspecs import hookimpl
 from gemhost.model import DeviceInfo
+from gemhost.testing import skip_without
 
 SITE_ID = "flt"
 B = f"gem/{SITE_ID}"
@@ -234,6 +236,8 @@ class Collector:
 async def publish_lines(port: int, topic: str, lines: list[bytes], qos: int = 1) -> None:
     """Publish one message per line at full speed with mosquitto_pub (a separate process, so
     the flood does not share the host's event loop)."""
+    if shutil.which("mosquitto_pub") is None:
+        skip_without("mosquitto_pub")
     proc = await asyncio.create_subprocess_exec(
         "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-l",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
