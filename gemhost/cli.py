@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gemhost import __version__, logsetup
+from gemhost import __version__, contain, logsetup
 from gemhost.cli_diagnose import add_diagnose_parser
 from gemhost.cli_import import add_import_parser
 from gemhost.cli_output import print_json
@@ -153,7 +153,7 @@ def _add_simulate(commands: Subcommands, registry: Registry) -> None:
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=0, help="port (default: a free one)")
         cls.add_arguments(sp)
-        sp.set_defaults(func=lambda a: asyncio.run(_simulate(a, registry)))
+        sp.set_defaults(func=lambda a: contain.run(_simulate(a, registry)))
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
@@ -164,7 +164,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 
     p = commands.add("run", help="run a site: devices, liveness, events, MQTT")
     p.add_argument("site")
-    p.set_defaults(func=lambda a: asyncio.run(_run(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_run(a, registry)))
 
     p = commands.add("check", help="validate a site file and list every problem")
     p.add_argument("site")
@@ -185,7 +185,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     p.add_argument("command")
     p.add_argument("args", nargs="*", help="key=value arguments")
     p.add_argument("--token", help="access token, when the site requires one")
-    p.set_defaults(func=lambda a: asyncio.run(_call(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_call(a, registry)))
 
     _add_simulate(commands, registry)
     add_import_parser(commands.add, registry)

@@ -9,12 +9,11 @@ the user's device in the simulator. Drivers that support it: hikvision_isapi.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
-from gemhost import atomicfile, diagnostics
+from gemhost import atomicfile, contain, diagnostics
 from gemhost.hookspecs import AddCommand
 from gemhost.plugins import Registry
 
@@ -24,7 +23,7 @@ def add_diagnose_parser(add_command: AddCommand, registry: Registry) -> None:
     p.add_argument("site")
     p.add_argument("device")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: DEVICE-diagnostics.json)")
-    p.set_defaults(func=lambda a: asyncio.run(_diagnose(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_diagnose(a, registry)))
 
 
 async def _diagnose(args: argparse.Namespace, registry: Registry) -> int:

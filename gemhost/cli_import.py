@@ -21,6 +21,7 @@ from typing import Any
 
 import aiomqtt
 
+from gemhost import contain
 from gemhost.errors import NOT_SUPPORTED, CommandError, one_line
 from gemhost.hookspecs import AddCommand
 from gemhost.mqtt.connection import parse_broker, tls_arguments
@@ -46,7 +47,7 @@ def add_import_parser(add_command: AddCommand, registry: Registry) -> None:
     p.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                    help="access token when the site requires one: for the import command and the running "
                         f"host's reload (default ${TOKEN_ENV})")
-    p.set_defaults(func=lambda a: asyncio.run(_import(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_import(a, registry)))
 
 
 def _import_command(schema: Any) -> tuple[str, str] | None:

@@ -88,3 +88,29 @@ def _forget(task: asyncio.Task[Any]) -> None:
     _abandoned.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.debug("abandoned task %s ended with %r", task.get_name(), task.exception())
+
+
+def run(main: Coroutine[Any, Any, T], grace: float = 2.0) -> T:
+    """:func:`asyncio.run`, except that at the end leftover tasks get ``grace`` seconds to
+    finish after their cancellation instead of forever: ``asyncio.run`` waits for every task,
+    so one abandoned driver task that ignores cancellation would keep the process from ever
+    exiting after SIGTERM."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=grace))
+            stuck = [t.get_name() for t in pending if not t.done()]
+            if stuck:
+                log.warning("%d task(s) ignored cancellation at exit and are left behind: %s", len(stuck),
+                            ", ".join(stuck[:5]))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()

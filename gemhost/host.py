@@ -19,6 +19,7 @@ from typing import Any
 
 from gemhost import __version__, errors, target
 from gemhost.bus import Bus, DeviceStateChanged, SiteApplied
+from gemhost.contain import bounded
 from gemhost.errors import CommandError, StartupError
 from gemhost.lifetime import ENDED_BY_RELOAD
 from gemhost.model import AUTH_FAILED, ONLINE, DeviceConfig, now
@@ -28,8 +29,11 @@ from gemhost.schema import DriverSchema
 from gemhost.site import SiteConfig, load_site
 from gemhost.site_edit import append_zones
 from gemhost.siteyaml import Problem, SiteFileError
+from gemhost.watchdog import LoopWatchdog, driver_modules
 
 log = logging.getLogger("gemhost.host")
+
+BRIDGE_STOP_TIMEOUT = 15.0
 
 
 class Host:
@@ -58,6 +62,7 @@ class Host:
         self.restart_required: list[str] = []
         """Site blocks changed by a reload that only a restart applies (mqtt, host, ...)."""
         self.stopped = asyncio.Event()
+        self._watchdog: LoopWatchdog | None = None
 
     # ------------------------------------------------------------ info
 
@@ -105,6 +110,7 @@ class Host:
                 raise CommandError(errors.UNKNOWN_DEVICE, f"no device {missing[0]!r} in "
                                    f"{self.site_path.name} (devices: {', '.join(self.site.devices) or 'none'})")
         try:
+            self._watch_loop()
             await self._start_simulators(self.site)
             self.bus.subscribe(self._log_message)
             if self._mqtt_enabled:
@@ -121,18 +127,29 @@ class Host:
         log.info("site %s started: %d devices", self.site.id, len(self.runners))
 
     async def stop(self) -> None:
-        """Stop devices (closing their sessions), then the bridge, then simulators."""
+        """Stop devices (closing their sessions), then the bridge, then simulators; each step
+        is bounded, even against code that ignores cancellation, so SIGTERM always ends."""
         await asyncio.gather(*(r.stop() for r in self.runners.values()), return_exceptions=True)
         if self.bridge is not None:
             try:
-                await asyncio.wait_for(self.bridge.stop(), 10)
+                await bounded(self.bridge.stop(), BRIDGE_STOP_TIMEOUT, "mqtt-bridge-stop")
             except Exception as exc:
                 log.warning("MQTT bridge stop failed: %s", errors.one_line(exc))
         for sim in reversed(self.simulators):
             with contextlib.suppress(Exception):
                 await sim.stop()
         self.simulators.clear()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
         self.stopped.set()
+
+    def _watch_loop(self) -> None:
+        """Warn, naming the driver, when something blocks the event loop every device shares."""
+        if self._watchdog is None:
+            drivers = {name: entry.cls for name, entry in self.registry.drivers.items()}
+            self._watchdog = LoopWatchdog(asyncio.get_running_loop(), driver_modules(drivers))
+            self._watchdog.start()
 
     async def run_forever(self) -> None:
         """Run until SIGINT/SIGTERM; SIGHUP reloads the site file."""

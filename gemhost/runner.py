@@ -305,12 +305,15 @@ class DeviceRunner:
             raise CommandError(errors.TIMEOUT, f"device {self.config.id} did not finish "
                                f"{what} within {timeout:g}s") from None
         except errors.NotSupported as exc:
+            self._parked_by_concurrent_refusal()
             raise CommandError(errors.NOT_SUPPORTED, one_line(exc)) from None
         except errors.InvalidArgs as exc:
             raise CommandError(errors.INVALID_ARGS, one_line(exc)) from None
         except errors.DriverError as exc:
+            self._parked_by_concurrent_refusal()
             raise CommandError(errors.DEVICE_ERROR, one_line(exc)) from None
         except Exception as exc:
+            self._parked_by_concurrent_refusal()
             self.log.exception("driver failed running %s", what)
             raise CommandError(errors.DEVICE_ERROR, f"driver error: {one_line(exc)}") from None
 
@@ -383,6 +386,12 @@ class DeviceRunner:
             raise
         self._auth_failures = 0
         return result
+
+    def _parked_by_concurrent_refusal(self) -> None:
+        """A command whose failure counted as a refusal (see _counted) parks the device as
+        a refused login would, at once rather than at the next poll."""
+        if self._auth_failures >= AUTH_FAILURE_LIMIT and self.state.status != AUTH_FAILED:
+            self._command_refused(AuthError(self._last_refusal))
 
     def _note_refusal(self, reason: str) -> None:
         self._auth_failures += 1

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from fault_helpers import LOGINS, RELEASE, RUNS, SCHEMA, FaultCam, FaultPlugin
+from fault_helpers import LOGINS, RELEASE, RUNS, SCHEMA, STUBBORN_UNTIL_TEARDOWN, FaultCam, FaultPlugin
 
 from gemhost.host import Host
 from gemhost.mqtt.broker import EmbeddedBroker
@@ -30,6 +30,7 @@ def site_path(tmp_path, monkeypatch) -> Path:
     RELEASE.clear()
     LOGINS.clear()
     RUNS.clear()
+    STUBBORN_UNTIL_TEARDOWN.clear()
     monkeypatch.setenv("GEMHOST_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("GEMHOST_PLUGINS", raising=False)
     return tmp_path / "site.yaml"
@@ -55,6 +56,8 @@ async def start_host(site_path):
     for host in hosts:
         if not host.stopped.is_set():
             await asyncio.wait_for(host.stop(), 30)
+    STUBBORN_UNTIL_TEARDOWN.set()
+    await asyncio.sleep(0.1)  # abandoned stubborn tasks notice it and end
 
 
 @pytest.fixture

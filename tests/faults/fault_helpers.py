@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from gemhost.driver import Driver
 from gemhost.errors import AuthError
 from gemhost.hookspecs import hookimpl
 from gemhost.model import DeviceInfo
+from gemhost.testing import skip_without
 
 SITE_ID = "flt"
 B = f"gem/{SITE_ID}"
@@ -117,10 +120,16 @@ class FaultCam(Driver):
         raise AuthError("HTTP 401: the device refused the password")
 
 
+STUBBORN_UNTIL_TEARDOWN = threading.Event()
+"""Set by the fixtures when a test ends: the stubborn sleeps stop, so pytest's event loop can
+close (asyncio waits for every task when a loop closes; gemhost's CLI does not, see
+gemhost.contain.run)."""
+
+
 async def _sleep_ignoring_cancellation(seconds: float) -> None:
     """What a badly written driver does: catch CancelledError and carry on."""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not STUBBORN_UNTIL_TEARDOWN.is_set():
         try:
             await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
         except asyncio.CancelledError:
@@ -231,6 +240,8 @@ class Collector:
 async def publish_lines(port: int, topic: str, lines: list[bytes], qos: int = 1) -> None:
     """Publish one message per line at full speed with mosquitto_pub (a separate process, so
     the flood does not share the host's event loop)."""
+    if shutil.which("mosquitto_pub") is None:
+        skip_without("mosquitto_pub")
     proc = await asyncio.create_subprocess_exec(
         "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-l",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
