@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from gemhost.statedir import device_state_dir
 
 AUTH_FAILURE_LIMIT = 2
 """Consecutive auth failures before giving up until reload: Hikvision locks at about five."""
+POLL_JITTER = 0.05
+"""Each steady poll interval is stretched or shrunk by up to this fraction."""
 
 DIAGNOSTICS_TIMEOUT = 300.0
 """Seconds a whole diagnostics capture may take (tens of requests to a slow recorder)."""
@@ -219,11 +222,15 @@ class DeviceRunner:
     async def _liveness(self) -> None:
         backoff = Backoff(initial=1.0, maximum=max(1.0, self.interval))
         while True:
-            delay = self.interval
+            # Devices started together would poll together forever (a thousand polls in the
+            # same instant, every interval): the first poll after a connect comes at a random
+            # point of the interval, later ones at the interval, slightly jittered.
+            delay = self.interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             try:
                 info = await self._on_device(self.driver.poll if self._connected else self.driver.connect,
                                              self.host_cfg.command_timeout, f"liveness:{self.config.id}")
                 if not self._connected:
+                    delay = self.interval * random.random()
                     self._connected = True
                     if self.events_wanted and self.settings.events:
                         self._tasks.append(asyncio.create_task(self._events(), name=f"events:{self.config.id}"))
