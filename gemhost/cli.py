@@ -16,6 +16,7 @@ from gemhost.cli_output import print_json
 from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
 from gemhost.errors import StartupError, one_line
+from gemhost.gcfreeze import freeze_when_started
 from gemhost.plugins import Registry, load_registry, run_cli_hooks
 from gemhost.site import load_site
 from gemhost.siteyaml import SiteFileError
@@ -108,7 +109,11 @@ async def _run(args: argparse.Namespace, registry: Registry) -> int:
         print(f"{args.site}: {one_line(exc)}", file=sys.stderr)
         await host.stop()
         return 1
-    await host.run_forever()
+    freezer = asyncio.create_task(freeze_when_started(lambda: list(host.runners.values())))
+    try:
+        await host.run_forever()
+    finally:
+        freezer.cancel()
     return 0
 
 

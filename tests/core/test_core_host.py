@@ -332,3 +332,28 @@ async def test_reload_reports_blocks_that_need_a_restart(write_site, registry):
         assert host.restart_required == ["host"]
         reply = await host.host_command("reload")
         assert reply == {"ok": True, "problems": [], "restart_required": ["host"]}
+
+
+async def test_gc_freeze_waits_for_first_attempts():
+    """The start-up objects are frozen only once every device made its first attempt."""
+    import gc
+
+    from gemhost.gcfreeze import freeze_when_started
+
+    class Runner:
+        def __init__(self) -> None:
+            self.first_attempt = asyncio.Event()
+
+    runners = [Runner(), Runner()]
+    gc.unfreeze()
+    task = asyncio.create_task(freeze_when_started(lambda: runners, settle=0.01, longest=30))
+    try:
+        runners[0].first_attempt.set()
+        await asyncio.sleep(0.7)
+        assert not task.done() and gc.get_freeze_count() == 0
+        runners[1].first_attempt.set()
+        await asyncio.wait_for(task, 10)
+        assert gc.get_freeze_count() > 0
+    finally:
+        task.cancel()
+        gc.unfreeze()

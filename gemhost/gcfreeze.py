@@ -1,0 +1,38 @@
+"""Keep the garbage collector's full passes short in a long-running host.
+
+A host with a thousand devices holds a few hundred thousand long-lived objects (sessions,
+parsers, schemas, lifetimes). Python's full (generation 2) collection walks all of them, and
+a host publishing a thousand events a second triggers one every few seconds: 50-90 ms with
+the event loop stopped (bench/README.md), every event in flight delayed by that much. Once
+the devices have started, :func:`freeze_when_started` moves what is alive into the
+collector's permanent generation (``gc.freeze``): later full passes walk only what came after.
+Objects frozen still die by reference counting as usual; only cycles among them wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger("gemhost.gc")
+
+SETTLE = 5.0
+"""Seconds after the last device's first connection attempt (its event stream opens then)."""
+LONGEST = 120.0
+"""Freeze by then even if some device is still trying."""
+
+
+async def freeze_when_started(runners: Callable[[], Iterable], *, settle: float = SETTLE,
+                              longest: float = LONGEST) -> None:
+    """Wait until every device (``runners()``: objects with a ``first_attempt`` event) made
+    its first attempt, then ``settle`` seconds more; collect once and freeze what is left."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + longest
+    while loop.time() < deadline and not all(r.first_attempt.is_set() for r in runners()):
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(settle)
+    gc.collect()
+    gc.freeze()
+    log.debug("garbage collector: %d start-up objects frozen", gc.get_freeze_count())
