@@ -12,16 +12,21 @@ Three kinds of process, so each figure belongs to one of them:
 
 Each camera pushes EventNotificationAlerts on its alertStream at ``--rate`` per second (random
 phase). Every alert is a new condition (an ``IO`` alarm whose ``inputIOPortID`` is a sequence
-number; ``event_quiet_time`` is longer than the run), so the debouncer publishes each one
-exactly once; the alert's ``eventDescription`` carries the simulator's send time
-(``time.time()`` just before the part is queued on the stream), which the driver copies into
-the MQTT event's ``data``, and the subscriber takes ``time.time()`` on receipt: that is the
-end-to-end latency (same clock, same process).
+number; IO is ``stateful``, so the condition stays open), so the core's event lifetime
+(gemhost/lifetime.py) publishes each one exactly once as its ``active``; the alert's
+``eventDescription`` carries the simulator's send time (``time.time()`` just before the part
+is queued on the stream), which the driver copies into the MQTT event's ``data``, and the
+subscriber takes ``time.time()`` on receipt: that is the end-to-end latency (same clock,
+same process).
 
 Printed: events sent/delivered, events/s delivered, latency p50/p99, host CPU seconds per
 1,000 delivered events (all host CPU in the event window, including its idle work such as
 heartbeat parsing, divided by events), and host memory per camera ((RSS with K cameras
 connected - RSS of the same host with no devices) / K).
+
+The host's and the broker's output go to log files in the work folder (a pipe nobody reads
+fills up and freezes the writer), and every child is stopped on every path, errors and
+Ctrl-C included. bench/peer.py is the side-by-side comparison with pyhik.
 """
 
 from __future__ import annotations
@@ -32,8 +37,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -42,70 +45,41 @@ from pathlib import Path
 
 import aiomqtt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import (  # noqa: E402
+    Child,
+    Children,
+    cpu_seconds,
+    loopback_port,
+    mosquitto_child,
+    percentile,
+    rss_bytes,
+    run_main,
+    wait_listening,
+    wait_until,
+)
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator  # noqa: E402
-
-from gemhost.testing import free_port  # noqa: E402
 
 BASE = "gem/bench"
 PASSWORD = "bench-Pass-1"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# ---------------------------------------------------------------- /proc readings
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 # ---------------------------------------------------------------- processes
 
 
-async def start_broker(kind: str, workdir: Path) -> tuple[asyncio.subprocess.Process, int]:
-    port = free_port()
+def broker_child(kind: str, work: Path, port: int) -> Child:
     if kind == "mosquitto":
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "max_queued_messages 100000\n")
-        proc = await asyncio.create_subprocess_exec(exe, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL,
-                                                    stderr=asyncio.subprocess.DEVNULL)
-    else:
-        code = ("import asyncio, sys\n"
-                "from gemhost.mqtt.broker import EmbeddedBroker\n"
-                "async def main():\n"
-                f"    b = EmbeddedBroker('127.0.0.1', {port})\n"
-                "    await b.start()\n"
-                "    await asyncio.Event().wait()\n"
-                "asyncio.run(main())\n")
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.DEVNULL,
-                                                    stderr=asyncio.subprocess.DEVNULL)
-    for _ in range(400):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return proc, port
-        except OSError:
-            await asyncio.sleep(0.025)
-    raise RuntimeError(f"{kind} broker did not start listening")
+        return mosquitto_child(work, port)
+    code = ("import asyncio\n"
+            "from gemhost.mqtt.broker import EmbeddedBroker\n"
+            "async def main():\n"
+            f"    b = EmbeddedBroker('127.0.0.1', {port})\n"
+            "    await b.start()\n"
+            "    await asyncio.Event().wait()\n"
+            "asyncio.run(main())\n")
+    return Child("amqtt", [sys.executable, "-c", code], work / "amqtt.log")
 
 
 def site_text(broker_port: int, sims: list[IsapiSimulator], protocol: str) -> str:
@@ -120,29 +94,10 @@ def site_text(broker_port: int, sims: list[IsapiSimulator], protocol: str) -> st
     return "\n".join(lines) + "\n"
 
 
-async def start_host(site: Path, state_dir: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "GEMHOST_STATE_DIR": str(state_dir)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gemhost.cli", "--log-level", "WARNING", "run", str(site), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-
-
-async def stop_process(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-async def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+def host_child(name: str, site: Path, work: Path) -> Child:
+    env = {**os.environ, "GEMHOST_STATE_DIR": str(work / f"state-{name}")}
+    return Child(name, [sys.executable, "-m", "gemhost.cli", "--log-level", "WARNING", "run", str(site)],
+                 work / f"{name}.log", env=env)
 
 
 # ---------------------------------------------------------------- subscriber
@@ -234,82 +189,84 @@ class Emitter:
 # ---------------------------------------------------------------- main
 
 
-async def baseline_rss(broker_port: int, protocol: str, work: Path, sub: Subscriber) -> int:
+async def baseline_rss(children: Children, broker_port: int, protocol: str, work: Path, sub: Subscriber) -> int:
     site = work / "baseline.yaml"
     site.write_text(site_text(broker_port, [], protocol))
-    proc = await start_host(site, work / "state-baseline")
+    child = await children.start(host_child("baseline", site, work))
     try:
-        await wait_for(lambda: sub.host_online, 60, "the baseline host to come online")
+        await wait_until(lambda: sub.host_online, 60, "the baseline host to come online")
         await asyncio.sleep(2)
-        return rss_bytes(proc.pid)
+        return rss_bytes(child.pid)
     finally:
-        await stop_process(proc)
-        await wait_for(lambda: not sub.host_online, 30, "the baseline host to go offline")
+        await children.stop(child)
+        await wait_until(lambda: not sub.host_online, 30, "the baseline host to go offline")
 
 
 async def main(args: argparse.Namespace) -> int:
     protocol = "3.1.1" if args.broker == "amqtt" else "auto"
     mqtt_protocol = aiomqtt.ProtocolVersion.V311 if args.broker == "amqtt" else aiomqtt.ProtocolVersion.V5
-    with tempfile.TemporaryDirectory(prefix="gemhost-bench-") as tmp:
-        work = Path(tmp)
-        broker, port = await start_broker(args.broker, work)
+    work = Path(tempfile.mkdtemp(prefix="gemhost-bench-"))
+    children = Children()
+    sims: list[IsapiSimulator] = []
+    sub: Subscriber | None = None
+    try:
+        port = loopback_port()
+        await children.start(broker_child(args.broker, work, port))
+        await wait_listening(port, 20, args.broker)
         sub = Subscriber(port, mqtt_protocol)
-        sims: list[IsapiSimulator] = []
-        host: asyncio.subprocess.Process | None = None
-        try:
-            await sub.start()
-            base_rss = await baseline_rss(port, protocol, work, sub)
-            for _ in range(args.cameras):
-                sim = IsapiSimulator(kind="camera", password=PASSWORD, heartbeat=args.heartbeat)
-                await sim.start()
-                sims.append(sim)
-            site = work / "site.yaml"
-            site.write_text(site_text(port, sims, protocol))
-            t_start = time.monotonic()
-            host = await start_host(site, work / "state")
-            await wait_for(lambda: all(s.open_streams >= 1 for s in sims), 180,
-                           "every camera's alertStream to be connected")
-            await wait_for(lambda: len(sub.online) >= args.cameras, 60, "every camera online over MQTT")
-            ready = time.monotonic() - t_start
-            await asyncio.sleep(2)  # let the start-up burst settle
-            rss_ready = rss_bytes(host.pid)
-            emitter = Emitter(sims, args.rate)
-            cpu0, wall0 = cpu_seconds(host.pid), time.monotonic()
-            await emitter.run(args.seconds)
-            emit_wall = time.monotonic() - wall0
-            drain_deadline = time.monotonic() + args.drain
-            while sub.delivered < emitter.sent and time.monotonic() < drain_deadline:
-                await asyncio.sleep(0.05)
-            cpu1, wall1 = cpu_seconds(host.pid), time.monotonic()
-            rss_end = rss_bytes(host.pid)
-            reconnects = sum(s.stream_connects for s in sims) - len(sims)
-        finally:
-            if host is not None:
-                await stop_process(host)
+        await sub.start()
+        base_rss = await baseline_rss(children, port, protocol, work, sub)
+        for _ in range(args.cameras):
+            sim = IsapiSimulator(kind="camera", password=PASSWORD, heartbeat=args.heartbeat)
+            await sim.start()
+            sims.append(sim)
+        site = work / "site.yaml"
+        site.write_text(site_text(port, sims, protocol))
+        t_start = time.monotonic()
+        host = await children.start(host_child("host", site, work))
+        await wait_until(lambda: all(s.open_streams >= 1 for s in sims), 180,
+                         "every camera's alertStream to be connected")
+        await wait_until(lambda: len(sub.online) >= args.cameras, 60, "every camera online over MQTT")
+        ready = time.monotonic() - t_start
+        await asyncio.sleep(2)  # let the start-up burst settle
+        rss_ready = rss_bytes(host.pid)
+        emitter = Emitter(sims, args.rate)
+        cpu0, wall0 = cpu_seconds(host.pid), time.monotonic()
+        await emitter.run(args.seconds)
+        emit_wall = time.monotonic() - wall0
+        drain_deadline = time.monotonic() + args.drain
+        while sub.delivered < emitter.sent and time.monotonic() < drain_deadline:
+            await asyncio.sleep(0.05)
+        cpu1, wall1 = cpu_seconds(host.pid), time.monotonic()
+        rss_end = rss_bytes(host.pid)
+        reconnects = sum(s.stream_connects for s in sims) - len(sims)
+        # taken now: stopping the host ends every open condition (ended_by: stop), and
+        # those ends carry the same bench stamps
+        delivered, lat_ms = sub.delivered, [x * 1000 for x in sub.latencies]
+    finally:
+        if sub is not None:  # before the broker goes (counts were taken above)
             await sub.stop()
-            for sim in sims:
-                await sim.stop()
-            await stop_process(broker)
+        await children.stop_all()
+        await asyncio.gather(*(sim.stop() for sim in sims), return_exceptions=True)
+        print(f"logs: {work}", file=sys.stderr)
 
-        delivered = sub.delivered
-        lat_ms = [x * 1000 for x in sub.latencies]
-        host_cpu = cpu1 - cpu0
-        print(f"cameras: {args.cameras} (one IsapiSimulator each, own port and alertStream), "
-              f"rate {args.rate:g}/s per camera, {args.seconds:g} s, broker {args.broker}")
-        print(f"host ready (all {args.cameras} connected, streams open): {ready:.1f} s")
-        print(f"events sent: {emitter.sent}  delivered: {delivered}  lost: {emitter.sent - delivered}  "
-              f"stream reconnects: {reconnects}")
-        print(f"events/s delivered: {delivered / (wall1 - wall0):.1f} "
-              f"(offered {emitter.sent / emit_wall:.1f}/s)")
-        print(f"latency p50: {statistics.median(lat_ms) if lat_ms else float('nan'):.1f} ms  "
-              f"p99: {percentile(lat_ms, 99):.1f} ms  max: {max(lat_ms, default=float('nan')):.1f} ms")
-        print(f"host CPU: {host_cpu:.2f} s in {wall1 - wall0:.1f} s "
-              f"({100 * host_cpu / (wall1 - wall0):.0f}% of one core) = "
-              f"{1000 * host_cpu / max(delivered, 1):.3f} CPU s per 1,000 events")
-        print(f"host memory: baseline (no devices) {base_rss / 2**20:.1f} MiB, with cameras "
-              f"{rss_ready / 2**20:.1f} MiB -> {(rss_ready - base_rss) / args.cameras / 1024:.0f} KiB per camera "
-              f"(after the run {rss_end / 2**20:.1f} MiB)")
-        return 0 if delivered == emitter.sent else 1
+    host_cpu = cpu1 - cpu0
+    print(f"cameras: {args.cameras} (one IsapiSimulator each, own port and alertStream), "
+          f"rate {args.rate:g}/s per camera, {args.seconds:g} s, broker {args.broker}")
+    print(f"host ready (all {args.cameras} connected, streams open): {ready:.1f} s")
+    print(f"events sent: {emitter.sent}  delivered: {delivered}  lost: {emitter.sent - delivered}  "
+          f"stream reconnects: {reconnects}")
+    print(f"events/s delivered: {delivered / (wall1 - wall0):.1f} "
+          f"(offered {emitter.sent / emit_wall:.1f}/s)")
+    print(f"latency p50: {statistics.median(lat_ms) if lat_ms else float('nan'):.1f} ms  "
+          f"p99: {percentile(lat_ms, 99):.1f} ms  max: {max(lat_ms, default=float('nan')):.1f} ms")
+    print(f"host CPU: {host_cpu:.2f} s in {wall1 - wall0:.1f} s "
+          f"({100 * host_cpu / (wall1 - wall0):.0f}% of one core) = "
+          f"{1000 * host_cpu / max(delivered, 1):.3f} CPU s per 1,000 events")
+    print(f"host memory: baseline (no devices) {base_rss / 2**20:.1f} MiB, with cameras "
+          f"{rss_ready / 2**20:.1f} MiB -> {(rss_ready - base_rss) / args.cameras / 1024:.0f} KiB per camera "
+          f"(after the run {rss_end / 2**20:.1f} MiB)")
+    return 0 if delivered == emitter.sent else 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -324,4 +281,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    sys.exit(asyncio.run(run_main(lambda: main(parse_args()))))
