@@ -34,6 +34,22 @@ def skip_without(what: str) -> None:
     pytest.skip(message)
 
 
+async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+    """Poll a condition (bounded) and return its first truthy value; fail the test with a
+    readable reason instead of hanging (a bound against hangs, not a timing assertion)."""
+    import pytest
+
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (for brokers and simulators in tests)."""
     with socket.socket() as sock:

@@ -13,7 +13,6 @@ import datetime as dt
 import itertools
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from gemhost_drivers.hpp.simulator import HppSimulator, bodies
 from gemhost import cli
 from gemhost.host import Host
 from gemhost.plugins import load_registry
-from gemhost.testing import MqttWatcher
+from gemhost.testing import MqttWatcher, until
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "e2e"
@@ -206,19 +205,6 @@ async def watchers(mqtt_broker):
 # ----------------------------------------------------------------------------- helpers
 
 _ids = itertools.count(1)
-
-
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
-    """Poll a condition (bounded); fail with a readable reason instead of hanging."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def payloads(w: MqttWatcher, topic: str) -> list[Any]:

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiomqtt
-import pytest
 
 from gemhost.driver import Driver
 from gemhost.errors import AuthError
 from gemhost.hookspecs import hookimpl
 from gemhost.model import DeviceInfo
-from gemhost.testing import skip_without
+from gemhost.testing import skip_without, until
 
 SITE_ID = "flt"
 B = f"gem/{SITE_ID}"
@@ -177,19 +176,6 @@ host: {json.dumps(timing)}
 devices:
 {devices}
 """
-
-
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
-    """Poll a condition (bounded); fail with a readable reason instead of hanging."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 async def connected(host: Any, timeout: float = 15) -> None:
