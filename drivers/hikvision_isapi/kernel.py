@@ -2,7 +2,7 @@
 
 ISAPI reaches gemhost two ways: straight from a camera or NVR (this driver) and through
 Hik-Partner Pro's transparent channel (guide 3.23), whose URIs and bodies are ISAPI's
-(guide A.4, A.5). Both use this module for XML to dict, ResponseStatus, the request bodies
+(guide A.4, A.5). Both use this module for the reply of an exchange, XML to dict, ResponseStatus, the request bodies
 of PTZ and IO outputs, device timestamps, alert fields and the document readers. It lives with the
 ISAPI driver rather than in ``gemhost/`` because it is one vendor's protocol: the core
 stays vendor-neutral (a third-party driver never needs it), and the driver that owns the
@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
@@ -39,6 +40,16 @@ MAX_DEPTH = 32
 
 class XmlError(ValueError):
     """A body that is not well-formed (or is hostile) XML."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One finished ISAPI exchange, whichever carrier brought it: the ISAPI client straight
+    from the device, or HPP's transparent channel (whose reply adds the cloud's headers)."""
+
+    status: int
+    content_type: str
+    body: bytes
 
 
 # ---------------------------------------------------------------- XML <-> dict

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from gemhost_drivers.hikvision_isapi import kernel
 from gemhost_drivers.hpp import assumptions, codes, regions
 from gemhost_drivers.hpp.parsing import BodyError, load_json
 
@@ -88,12 +89,10 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """A transparent-channel answer (3.23): the device's body and the cloud's X- headers."""
+class Reply(kernel.Reply):
+    """A transparent-channel answer (3.23): the device's ISAPI reply (status, content type,
+    body) and the cloud's X- headers."""
 
-    status: int
-    content_type: str
-    body: bytes
     ezo_code: str
     error_code: str
     device_code: str
