@@ -21,20 +21,12 @@ import pytest
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 
 from gemhost.host import Host
-from gemhost.testing import MqttWatcher
+from gemhost.testing import MqttWatcher, until
 
 B = "gem/e2e"
 PW = "s3cret-Cam-Pass"
 VIEWER_PW = "v1ewer-Pass"
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "isapi-captures"
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a bound against hangs, not a timing assertion)."""
-    async def loop() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 def device_yaml(dev_id: str, sim: IsapiSimulator, zones: dict[str, dict] | None = None, *,

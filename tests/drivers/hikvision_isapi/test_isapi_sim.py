@@ -14,16 +14,9 @@ from isapi_helpers import FakeContext, captures, make_device
 
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs
 from gemhost.model import Secret
+from gemhost.testing import until
 
 PW = "sim-password"
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a guard against hangs, not a timing assertion)."""
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from gemhost_drivers.hpp.parsing import load_xml
 
 from gemhost.errors import DeviceError, InvalidArgs, NotSupported
 from gemhost.schema import mapping_validator
+from gemhost.testing import until
 
 ZONES = {
     "nvr-ch1": "Q10000001:1",
@@ -38,13 +39,6 @@ async def connected(make_driver):
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     return driver, ctx
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    """Wait for a condition (a bound on waiting, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def run(driver, hpp, command: str, values: dict):
