@@ -331,10 +331,10 @@ class IsapiDriver(Driver):
         return capability_replies.snapshot(ctype, reply.body)
 
     async def _continuous(self, address: int, pan: int = 0, tilt: int = 0, zoom: int | None = None) -> None:
-        fields = f"<pan>{pan}</pan><tilt>{tilt}</tilt>"
-        if zoom is not None:
-            fields = f"<zoom>{zoom}</zoom>" if (pan, tilt) == (0, 0) and zoom else fields + f"<zoom>{zoom}</zoom>"
-        body = f'<?xml version="1.0" encoding="UTF-8"?><PTZData>{fields}</PTZData>'
+        if zoom and (pan, tilt) == (0, 0):  # a zoom alone (a stop names all three axes)
+            body = kernel.ptz_data(None, None, zoom, namespace=None)
+        else:
+            body = kernel.ptz_data(pan, tilt, zoom, namespace=None)
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/continuous", body,
                               op="ptz", channel=address)
 
@@ -378,10 +378,8 @@ class IsapiDriver(Driver):
     async def cmd_ptz_relative(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
         pan, tilt, zoom = int(args.get("pan", 0)), int(args.get("tilt", 0)), int(args.get("zoom", 0))
-        body = ('<?xml version="1.0" encoding="UTF-8"?><PTZData><Relative>'
-                f"<positionX>{pan}</positionX><positionY>{tilt}</positionY>"
-                f"<relativeZoom>{zoom}</relativeZoom></Relative></PTZData>")
-        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", body, op="ptz", channel=address)
+        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", kernel.ptz_relative_data(pan, tilt, zoom),
+                              op="ptz", channel=address)
         return capability_replies.reply("ptz_relative", channel=address, pan=pan, tilt=tilt, zoom=zoom)
 
     async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
