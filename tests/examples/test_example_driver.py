@@ -157,6 +157,29 @@ async def test_the_simulator_has_the_cores_control_routes_and_faults(box):
                      "events": 0, "refused": 0}
 
 
+async def test_set_output_is_the_cores_outputs_command(box):
+    """Issue 16 item 5: the example's set_output is the core's capability command (use: [outputs]):
+    the shared reply keys, a pulse on now and off after it, state and pulse together refused."""
+    from gemhost.errors import InvalidArgs
+    from gemhost.schema import mapping_validator
+    from gemhost.testing import check_reply_contract, until
+
+    driver, _ = make_driver("right-key", box.port)
+    schema = type(driver).schema()
+    args = mapping_validator(schema.commands["set_output"].args)
+    try:
+        reply = await driver.command("set_output", args({"output": 2, "state": "on"}), None)
+        assert check_reply_contract(schema, "set_output", reply) == {"output": 2, "state": "on"}
+        reply = await driver.command("set_output", args({"output": 3, "pulse": 50}), None)
+        assert reply == {"output": 3, "pulse": 50, "state": "on"} and box.outputs[3] == "on"
+        await until(lambda: box.outputs[3] == "off", "the end of the pulse")
+        with pytest.raises(InvalidArgs, match="exactly one of state"):
+            await driver.command("set_output", args({"output": 1, "state": "on", "pulse": 50}), None)
+    finally:
+        await driver.close()
+    assert box.outputs == {1: "off", 2: "on", 3: "off", 4: "off"}
+
+
 def test_the_simulator_listens_on_loopback_only(example_path):
     from gemhost_example.simulator import BoxSimulator
 

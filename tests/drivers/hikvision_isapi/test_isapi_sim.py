@@ -256,20 +256,20 @@ async def test_get_device_info_parsed_and_raw(sim, driver_factory):
     assert res["raw_xml"] == sim.device_info_xml()
 
 
-async def test_trigger_output_levels_and_pulse(sim, driver_factory):
+async def test_set_output_levels_and_pulse(sim, driver_factory):
     drv, _ = driver_factory(make_device(sim))
-    assert await drv.cmd_trigger_output({"output": 1, "state": "high"}, None) == {"output": 1, "state": "high"}
+    assert await drv.cmd_set_output({"output": 1, "state": "on"}, None) == {"output": 1, "state": "on"}
     assert sim.outputs[1] == "high"
-    await drv.cmd_trigger_output({"output": 1, "state": "low"}, None)
+    await drv.cmd_set_output({"output": 1, "state": "off"}, None)
     assert sim.outputs[1] == "low"
-    await drv.cmd_trigger_output({"output": 2, "pulse": 50}, None)
+    await drv.cmd_set_output({"output": 2, "pulse": 50}, None)
     await until(lambda: sim.output_log[-2:] == [(2, "high"), (2, "low")])
     with pytest.raises(InvalidArgs):
-        await drv.cmd_trigger_output({"output": 1}, None)
+        await drv.cmd_set_output({"output": 1}, None)
     with pytest.raises(InvalidArgs):
-        await drv.cmd_trigger_output({"output": 1, "state": "high", "pulse": 5}, None)
+        await drv.cmd_set_output({"output": 1, "state": "on", "pulse": 5}, None)
     with pytest.raises(Exception, match="404"):
-        await drv.cmd_trigger_output({"output": 9, "state": "high"}, None)
+        await drv.cmd_set_output({"output": 9, "state": "on"}, None)
 
 
 # ---------------------------------------------------------------- events
