@@ -1,5 +1,6 @@
 """Test utilities for gemhost and for third-party driver authors: an MQTT consumer that
-records what the host publishes and sends commands the way an integration would.
+records what the host publishes and sends commands the way an integration would, a bounded
+wait, a fake device context, and ``gemhost`` run as a real process.
 
 Used by gemhost's own end-to-end tests (simulator -> host -> real broker -> this client).
 """
@@ -11,8 +12,14 @@ import contextlib
 import json
 import logging
 import os
+import queue
+import signal
 import socket
-from collections.abc import Callable
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +41,10 @@ def skip_without(what: str) -> None:
     pytest.skip(message)
 
 
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+async def until(predicate: Callable[[], Any], what: str = "the condition", timeout: float = 15) -> Any:
     """Poll a condition (bounded) and return its first truthy value; fail the test with a
-    readable reason instead of hanging (a bound against hangs, not a timing assertion)."""
+    readable reason (``what`` it waited for) instead of hanging (a bound against hangs, not a
+    timing assertion)."""
     import pytest
 
     try:
@@ -55,6 +63,84 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class GemhostProcess:
+    """``python -m gemhost.cli ARGS`` as a real child process, for tests of what only a process
+    shows (signals, exit codes, the log). Its log (stderr) is read by a thread, so every wait
+    is bounded even when the process prints nothing; leaving the ``with`` block kills it if it
+    still runs."""
+
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "gemhost.cli", *args], stderr=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, text=True, env=dict(env or os.environ))
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._ended = False
+        self._reader = threading.Thread(target=self._read, name="gemhost-log", daemon=True)
+        self._reader.start()
+
+    def __enter__(self) -> GemhostProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5)
+        self._drain()
+
+    @property
+    def log(self) -> str:
+        """Every log line read so far."""
+        return "".join(self.seen)
+
+    def read_until(self, needle: str, limit: float = 30.0) -> str:
+        """The first new log line that contains ``needle``; fails (AssertionError with the log)
+        when the process ends or ``limit`` seconds pass first."""
+        deadline = time.monotonic() + limit
+        while not self._ended and (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                self._ended = True
+                break
+            self.seen.append(line)
+            if needle in line:
+                return line
+        raise AssertionError(f"{needle!r} never logged; log was:\n{self.log}")
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as a service manager stops gemhost; the exit code once the process ended
+        (``subprocess.TimeoutExpired`` after ``timeout``), with the rest of its log read."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout)
+        self._drain()
+        return code
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        with self.proc.stderr:
+            for line in self.proc.stderr:
+                self._lines.put(line)
+        self._lines.put(None)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:
+                self._ended = True
+            else:
+                self.seen.append(line)
 
 
 class MqttWatcher:

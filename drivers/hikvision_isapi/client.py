@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import aiohttp
 
@@ -21,6 +20,7 @@ from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupport
 from gemhost.model import Secret, reveal
 
 from . import kernel
+from .kernel import Reply
 
 MAX_BODY = 16 * 1024 * 1024
 """Largest body read into memory (a 4K snapshot is a few MB)."""
@@ -28,15 +28,6 @@ MAX_BODY = 16 * 1024 * 1024
 AUTH_HINT = "wrong credentials, locked account, or missing Operator role"
 HTTPS_HINT = ("HTTPS failed; if the device answers on http, check the port: HTTPS is usually 443 "
               "(some firmware uses 8443), and port 80 never speaks TLS")
-
-
-@dataclass
-class Reply:
-    """One finished ISAPI exchange."""
-
-    status: int
-    content_type: str
-    body: bytes
 
 
 class IsapiClient:

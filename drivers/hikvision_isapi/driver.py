@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 from typing import Any, ClassVar
 
-from gemhost import capability_replies
+from gemhost import capability_replies, outputs
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
-from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs, NotSupported
+from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
 from gemhost.timedstops import TimedStops
@@ -331,10 +331,10 @@ class IsapiDriver(Driver):
         return capability_replies.snapshot(ctype, reply.body)
 
     async def _continuous(self, address: int, pan: int = 0, tilt: int = 0, zoom: int | None = None) -> None:
-        fields = f"<pan>{pan}</pan><tilt>{tilt}</tilt>"
-        if zoom is not None:
-            fields = f"<zoom>{zoom}</zoom>" if (pan, tilt) == (0, 0) and zoom else fields + f"<zoom>{zoom}</zoom>"
-        body = f'<?xml version="1.0" encoding="UTF-8"?><PTZData>{fields}</PTZData>'
+        if zoom and (pan, tilt) == (0, 0):  # a zoom alone (a stop names all three axes)
+            body = kernel.ptz_data(None, None, zoom, namespace=None)
+        else:
+            body = kernel.ptz_data(pan, tilt, zoom, namespace=None)
         await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/continuous", body,
                               op="ptz", channel=address)
 
@@ -378,10 +378,8 @@ class IsapiDriver(Driver):
     async def cmd_ptz_relative(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         address, _ = self._address(args, zone)
         pan, tilt, zoom = int(args.get("pan", 0)), int(args.get("tilt", 0)), int(args.get("zoom", 0))
-        body = ('<?xml version="1.0" encoding="UTF-8"?><PTZData><Relative>'
-                f"<positionX>{pan}</positionX><positionY>{tilt}</positionY>"
-                f"<relativeZoom>{zoom}</relativeZoom></Relative></PTZData>")
-        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", body, op="ptz", channel=address)
+        await self.client.put(f"/ISAPI/PTZCtrl/channels/{address}/relative", kernel.ptz_relative_data(pan, tilt, zoom),
+                              op="ptz", channel=address)
         return capability_replies.reply("ptz_relative", channel=address, pan=pan, tilt=tilt, zoom=zoom)
 
     async def cmd_get_channels(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
@@ -414,21 +412,10 @@ class IsapiDriver(Driver):
             raise DeviceError(f"deviceInfo is not valid XML: {exc}") from None
         return {**parsed, "raw_xml": reply.body.decode("utf-8", "replace")}
 
-    async def _output(self, output: int, state: str) -> None:
-        body = kernel.io_port_data(state == "high", namespace=None)
+    async def _output(self, output: int, on: bool) -> None:
+        """``on`` is output level high, off low (IOPortData outputState)."""
+        body = kernel.io_port_data(on, namespace=None)
         await self.client.put(f"/ISAPI/System/IO/outputs/{output}/trigger", body, op="output")
 
-    async def cmd_trigger_output(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        output, state, pulse = int(args["output"]), args.get("state"), args.get("pulse")
-        if (state is None) == (pulse is None):
-            raise InvalidArgs("give exactly one of state (high/low) or pulse (milliseconds)")
-        key = f"output-{output}"
-        self._timers.cancel(key)  # a level set now ends a pulse's pending low
-        if state is not None:
-            await self._output(output, state)
-            return capability_replies.reply("trigger_output", output=output, state=state)
-        await self._output(output, "high")
-        # Not awaited by the command: a pulse may outlast the host's command timeout.
-        self._timers.schedule(key, pulse, lambda: self._output(output, "low"),
-                              f"output {output}: end of {pulse} ms pulse")
-        return capability_replies.reply("trigger_output", output=output, pulse=pulse, state="high")
+    async def cmd_set_output(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        return await outputs.set_output(args, self._output, self._timers, f"output-{args['output']}")

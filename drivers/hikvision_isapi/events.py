@@ -24,6 +24,7 @@ from typing import Any
 
 from gemhost.eventtypes import normalize
 from gemhost.model import now
+from gemhost.values import int_or_none
 
 from . import kernel
 from .assumptions import NAIVE_TIME_IS_HOST_LOCAL
@@ -274,13 +275,6 @@ def _target(fields: dict[str, Any]) -> str | None:
     return _region_entry(fields).get("detectionTarget") or fields.get("targetType") or None
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def parse_time(value: Any) -> tuple[dt.datetime, str | None]:
     """(timestamp, None) for a readable ``dateTime`` (``kernel.read_time``), else (time of
     reception, the raw text), so the published event shows what the device said."""
@@ -325,8 +319,8 @@ def alert_from_fields(fields: dict[str, Any], nested: dict[str, Any] | None = No
         event_id = str(serial) if serial not in (None, "") else None
     return Alert(
         event_type=vendor, state=state, time=time, time_raw=time_raw,
-        channel_id=_int(fields.get("channelID")), dyn_channel_id=_int(fields.get("dynChannelID")),
-        post_count=_int(fields.get("activePostCount")), fields=fields,
+        channel_id=int_or_none(fields.get("channelID")), dyn_channel_id=int_or_none(fields.get("dynChannelID")),
+        post_count=int_or_none(fields.get("activePostCount")), fields=fields,
         key=_condition_key(vendor, fields), event_id=event_id, follow_up=follow_up,
         nested=dict(nested or {}),
     )

@@ -2,7 +2,7 @@
 
 ISAPI reaches gemhost two ways: straight from a camera or NVR (this driver) and through
 Hik-Partner Pro's transparent channel (guide 3.23), whose URIs and bodies are ISAPI's
-(guide A.4, A.5). Both use this module for XML to dict, ResponseStatus, the request bodies
+(guide A.4, A.5). Both use this module for the reply of an exchange, XML to dict, ResponseStatus, the request bodies
 of PTZ and IO outputs, device timestamps, alert fields and the document readers. It lives with the
 ISAPI driver rather than in ``gemhost/`` because it is one vendor's protocol: the core
 stays vendor-neutral (a third-party driver never needs it), and the driver that owns the
@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
@@ -39,6 +40,16 @@ MAX_DEPTH = 32
 
 class XmlError(ValueError):
     """A body that is not well-formed (or is hostile) XML."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One finished ISAPI exchange, whichever carrier brought it: the ISAPI client straight
+    from the device, or HPP's transparent channel (whose reply adds the cloud's headers)."""
+
+    status: int
+    content_type: str
+    body: bytes
 
 
 # ---------------------------------------------------------------- XML <-> dict
@@ -165,13 +176,29 @@ def response_status(body: bytes | str) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- request bodies
 
 
-def ptz_data(pan: int = 0, tilt: int = 0, zoom: int = 0, *, namespace: str = ISAPI_NS) -> str:
+def _root(name: str, namespace: str | None) -> str:
+    """The XML declaration and opening tag of a request body: ISAPI 2.0's ``xmlns`` and
+    ``version`` (HPP guide A.5), or a bare tag as the ISAPI driver has always sent it."""
+    attrs = f' xmlns="{namespace}" version="2.0"' if namespace else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?><{name}{attrs}>'
+
+
+def ptz_data(pan: int | None = 0, tilt: int | None = 0, zoom: int | None = 0, *,
+             namespace: str | None = ISAPI_NS) -> str:
     """PTZData for ``PTZCtrl/channels/<ID>/continuous`` (HPP guide A.5.15 XML_Absolute_PTZData;
-    pan, tilt, zoom in -100..100)."""
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><PTZData xmlns="{namespace}" version="2.0">'
-        f"<pan>{int(pan)}</pan><tilt>{int(tilt)}</tilt><zoom>{int(zoom)}</zoom></PTZData>"
-    )
+    pan, tilt, zoom in -100..100). An axis given as None is left out (the ISAPI driver sends a
+    pan/tilt move without zoom and a zoom alone); without ``namespace`` the root carries
+    neither ``xmlns`` nor ``version``."""
+    axes = "".join(f"<{name}>{int(value)}</{name}>"
+                   for name, value in (("pan", pan), ("tilt", tilt), ("zoom", zoom)) if value is not None)
+    return f"{_root('PTZData', namespace)}{axes}</PTZData>"
+
+
+def ptz_relative_data(pan: int, tilt: int, zoom: int, *, namespace: str | None = None) -> str:
+    """PTZData for ``PTZCtrl/channels/<ID>/relative``: ``Relative`` with ``positionX``,
+    ``positionY``, ``relativeZoom`` (public ISAPI clients, docs/drivers/hikvision_isapi.md)."""
+    return (f"{_root('PTZData', namespace)}<Relative><positionX>{int(pan)}</positionX>"
+            f"<positionY>{int(tilt)}</positionY><relativeZoom>{int(zoom)}</relativeZoom></Relative></PTZData>")
 
 
 def io_port_data(on: bool, *, namespace: str | None = ISAPI_NS) -> str:

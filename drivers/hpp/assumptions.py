@@ -99,7 +99,7 @@ RELATIONS_KEPT = 2000
 #     guide: the same one lets the device keep its search history), pages of OUTPUT_PAGE, at
 #     most OUTPUT_PAGES pages, the next position = the previous one + numOfMatches while the
 #     answer says MORE. A camera output's ioState (A.5.24) "active" is read as on, as it follows
-#     the "high" level alarm_output sends (A.5.23); at most OUTPUT_PAGE camera outputs are read.
+#     the "high" level set_output sends for on (A.5.23); at most OUTPUT_PAGE camera outputs are read.
 OUTPUT_SEARCH_ID = "gemhost-outputs"
 OUTPUT_PAGE = 32
 OUTPUT_PAGES = 8

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from gemhost_drivers.hikvision_isapi import kernel
 from gemhost_drivers.hpp import assumptions, codes, regions
 from gemhost_drivers.hpp.parsing import BodyError, load_json
 
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable
 from gemhost.model import Secret
+from gemhost.values import int_or_none
 
 TOKEN_PATH = "/api/hpcgw/v1/token/get"  # 3.1
 SITE_SEARCH_PATH = "/api/hpcgw/v1/site/search"  # 3.6
@@ -87,12 +89,10 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """A transparent-channel answer (3.23): the device's body and the cloud's X- headers."""
+class Reply(kernel.Reply):
+    """A transparent-channel answer (3.23): the device's ISAPI reply (status, content type,
+    body) and the cloud's X- headers."""
 
-    status: int
-    content_type: str
-    body: bytes
     ezo_code: str
     error_code: str
     device_code: str
@@ -266,8 +266,8 @@ class HppClient:
                 raise DeviceError(f"Hik-Partner Pro answered {path} without a page of rows")
             chunk = [r for r in data.get("rows") or [] if isinstance(r, dict)]
             rows.extend(chunk)
-            total_pages = _int(data.get("totalPage"))
-            total = _int(data.get("total"))
+            total_pages = int_or_none(data.get("totalPage"))
+            total = int_or_none(data.get("total"))
             if not chunk or (total_pages is not None and page >= total_pages) or (
                 total is not None and len(rows) >= total
             ):
@@ -404,10 +404,3 @@ def _envelope_code(ctype: str, raw: bytes) -> str | None:
     if isinstance(doc, dict) and isinstance(doc.get("errorCode"), str) and "statusCode" not in doc:
         return doc["errorCode"].strip()
     return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None

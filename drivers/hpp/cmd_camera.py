@@ -1,5 +1,5 @@
-"""Camera / recorder commands: the ISAPI URIs guide A.4 lists for them, recordings (3.52) and
-event subscription (3.33).
+"""Camera / recorder commands: the ISAPI URIs guide A.4 lists for them, relays (the core's
+set_output, panels included), recordings (3.52) and event subscription (3.33).
 
 Argument names match the hikvision_isapi driver (pan, tilt, zoom -100..100, duration in ms,
 preset) so a consumer moves a camera the same way whether it is on the LAN or behind HPP.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gemhost_drivers.hpp import transparent
 from gemhost_drivers.hpp.address import SUBSYSTEM, whole_device
 
-from gemhost import capability_replies
+from gemhost import capability_replies, outputs
 from gemhost.errors import InvalidArgs
 from gemhost.model import ZoneConfig
 
@@ -88,22 +88,27 @@ class CameraCommands:
         await self.isapi(address.serial, "PUT", f"ISAPI/PTZCtrl/channels/{address.channel}/presets/{preset}/goto")
         return capability_replies.reply("ptz_preset", address=str(address), preset=preset)
 
-    async def cmd_alarm_output(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        """Relay of a camera/recorder (A.4.22 IO trigger) or of an AX PRO (A.4.15 control/outputs),
-        then its outputs read again (A.4.17 / A.4.20-21) when the device has a device zone."""
-        address = whole_device(self.target(args, zone), "alarm_output")
+    async def cmd_set_output(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
+        """The core's outputs command: a relay of a camera/recorder (A.4.22 IO trigger) or of an
+        AX PRO (A.4.15 control/outputs), read again after each switch (A.4.17 / A.4.20-21) when
+        the device has a device zone; a pulse is on, then off after it (gemhost.outputs)."""
+        address = whole_device(self.target(args, zone), "set_output")
         row = await self.device_row(address.serial)
-        output, on = int(args["output"]), args["state"] == "on"
-        if row.is_alarm_host:
-            await self.isapi(address.serial, "POST", "ISAPI/SecurityCP/control/outputs?format=json",
-                             json_body=transparent.outputs_ctrl(on, [output]))
-        elif row.is_encoding:
-            await self.isapi(address.serial, "PUT", f"ISAPI/System/IO/outputs/{output}/trigger",
-                             xml=transparent.io_port_data(on))
-        else:
+        if not row.is_alarm_host and not row.is_encoding:
             await self.device_row(address.serial, "encoding")  # raises NotSupported naming the type
-        await self.refresh_outputs(address.serial)  # the device zone's output_states show it at once
-        return {"serial": address.serial, "output": output, "state": args["state"]}
+        serial = address.serial
+
+        async def switch(output: int, on: bool) -> None:
+            if row.is_alarm_host:
+                await self.isapi(serial, "POST", "ISAPI/SecurityCP/control/outputs?format=json",
+                                 json_body=transparent.outputs_ctrl(on, [output]))
+            else:
+                await self.isapi(serial, "PUT", f"ISAPI/System/IO/outputs/{output}/trigger",
+                                 xml=transparent.io_port_data(on))
+            await self.refresh_outputs(serial)  # the device zone's output_states show it at once
+
+        return await outputs.set_output(args, switch, self._timers, f"output-{serial}:{args['output']}",
+                                        address=serial)
 
     async def cmd_list_recordings(self: HppDriver, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         """3.52 video/by/time: the recorded files of a channel (metadata only; no stream)."""

@@ -16,6 +16,7 @@ from gemhost_drivers.hpp.inventory import CATEGORIES, DeviceRow
 
 from gemhost.errors import DeviceError, InvalidArgs, one_line
 from gemhost.model import ZoneConfig, reveal
+from gemhost.values import int_or_none
 
 if TYPE_CHECKING:
     from gemhost_drivers.hpp.driver import HppDriver
@@ -101,7 +102,7 @@ class DeviceCommands:
             except DeviceError as exc:
                 self.log.warning("added %s but could not name it %r: %s", serial, name, one_line(exc))
         row = self.inventory.get(serial)
-        category = row.category if row else _int(added.get("deviceCategory"))
+        category = row.category if row else int_or_none(added.get("deviceCategory"))
         out: dict[str, Any] = {
             "serial": serial,
             "site": site,
@@ -157,10 +158,3 @@ class DeviceCommands:
             for number, item in sorted((status or {}).get("zones", {}).items()):
                 items.append((Address(serial, ZONE, number), f"{name} {item.get('name') or number}"))
         return [{"id": zone_id(a), "name": label, "attributes": {"address": str(a)}} for a, label in items]
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gemhost.values import int_or_none
+
 # Guide 3.21 deviceCategory; the names are this driver's words for them (also the list_devices
 # ``type`` filter values).
 CATEGORIES: dict[int, str] = {
@@ -53,13 +55,6 @@ SUB_CATEGORIES: dict[int, str] = {
 ONLINE = {0: False, 1: True}  # 2 (unknown) maps to None
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def _flag(value: Any) -> bool | None:
     if value is None or value == "":
         return None
@@ -97,9 +92,9 @@ class DeviceRow:
             id=_str(row.get("id")),
             serial=_str(row.get("deviceSerial")).upper(),
             name=_str(row.get("deviceName")),
-            category=_int(row.get("deviceCategory")),
-            sub_category=_int(row.get("deviceSubCategory")),
-            online=ONLINE.get(_int(row.get("deviceOnlineStatus"))),
+            category=int_or_none(row.get("deviceCategory")),
+            sub_category=int_or_none(row.get("deviceSubCategory")),
+            online=ONLINE.get(int_or_none(row.get("deviceOnlineStatus"))),
             model=_str(row.get("deviceType")),
             firmware=_str(row.get("deviceVersion")),
             site_id=_str(row.get("siteID")),
@@ -143,12 +138,12 @@ class ChannelRow:
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> ChannelRow | None:
-        number = _int(row.get("channelNo"))
+        number = int_or_none(row.get("channelNo"))
         if number is None:
             return None
         return cls(
             number=number,
             name=_str(row.get("channelName")),
-            online=ONLINE.get(_int(row.get("status"))),
+            online=ONLINE.get(int_or_none(row.get("status"))),
             ipc_serial=_str(row.get("ipcSerial")),
         )

@@ -2,9 +2,9 @@
 camera's or recorder's alarm outputs (A.4.20, A.4.21), read through the transparent channel.
 
 They become zone state of the device's own zone (``SERIAL``): ``outputs``, the numbers as
-``alarm_output`` takes them (a fact: the schema's capabilities build one switch per number),
+``set_output`` takes them (a fact: the schema's capabilities build one switch per number),
 and ``output_states``, number -> on (true), off (false) or unknown (null). They are read at
-connect, at every status poll and after each ``alarm_output``, and only for devices that have
+connect, at every status poll and after each ``set_output`` switch, and only for devices that have
 a device zone in the site file (nothing else would show them).
 """
 

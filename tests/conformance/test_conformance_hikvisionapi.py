@@ -16,15 +16,9 @@ import asyncio
 import hikvisionapi  # a test extra: pip install -e '.[test]'
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 
+from gemhost.testing import until
+
 PW = "sim-password"
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a bound against hangs, not a timing assertion)."""
-    async def loop() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 async def read_alerts(sim: IsapiSimulator, count: int, trigger) -> list[dict]:

@@ -18,16 +18,10 @@ from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 from gemhost_drivers.hikvision_isapi.simulator.documents import device_id
 from pyhik import hikvision  # a test extra: pip install -e '.[test]'
 
+from gemhost.testing import until
+
 PW = "sim-password"
 SENSORS = ("Motion", "Field Detection", "Line Crossing")
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a bound against hangs, not a timing assertion)."""
-    async def loop() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gemhost.plugins import Registry, load_registry
+from gemhost.testing import until
 
 THIRDPARTY = Path(__file__).with_name("thirdparty")
 
@@ -65,13 +65,7 @@ def write_site(tmp_path: Path) -> Callable[[str], Path]:
     return write
 
 
-async def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition the host reaches asynchronously (bounded; not a timing test)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 def wait_until():
-    return _wait_until
+    """Wait for a condition the host reaches asynchronously (bounded; not a timing test)."""
+    return until

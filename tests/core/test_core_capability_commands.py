@@ -49,14 +49,14 @@ def test_a_driver_entry_refines_and_supported_false_stays_as_written(tmp_path):
           ptz_preset: {note: Preset through the vendor API., timeout: 30, args: {speed: {type: int, default: 5}}}
           snapshot: {supported: false, reason: The API has no picture.}
         """))
-    assert list(schema.commands) == ["own", "ptz_preset", "snapshot", "trigger_output"]
+    assert list(schema.commands) == ["own", "ptz_preset", "snapshot", "set_output"]
     preset = schema.commands["ptz_preset"]
     assert (preset.note, preset.timeout, list(preset.args)) == (
         "Preset through the vendor API.", 30, ["channel", "preset", "speed"])
     assert preset.args["channel"].note == "Channel." and preset.args["channel"].max is None
     snap = schema.commands["snapshot"]
     assert (snap.supported, snap.scope, snap.args, snap.reply) == (False, "zone", {}, {})
-    assert "channel" not in schema.commands["trigger_output"].args  # a device command
+    assert "channel" not in schema.commands["set_output"].args  # a device command
 
 
 @pytest.mark.parametrize(("use", "message"), [

@@ -1,4 +1,5 @@
-"""Small shared pieces of the core: ids from names, atomic file replacement, the test JPEG."""
+"""Small shared pieces of the core: ids from names, atomic file replacement, the test JPEG,
+numbers read from untrusted documents."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from gemhost import atomicfile, ids
 from gemhost.jpeg import grey_jpeg
+from gemhost.values import int_or_none
 
 
 def test_slugify_folds_accents_and_stays_unique():
@@ -79,3 +81,11 @@ def test_grey_jpeg_is_a_baseline_jpeg_of_the_asked_size(width, height):
 def test_grey_jpeg_refuses_impossible_sizes():
     with pytest.raises(ValueError, match="0x5"):
         grey_jpeg(0, 5)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (3, 3), ("3", 3), (" 42 ", 42), ("-1", -1), ("0", 0),  # HPP pads strings (guide 3.21 examples)
+    (None, None), ("", None), ("  ", None), ("3.5", None), (3.5, None), ("abc", None), ({}, None), ([1], None),
+])
+def test_int_or_none_reads_whole_numbers_only(value, expected):
+    assert int_or_none(value) == expected

@@ -26,7 +26,7 @@ from gemhost_drivers.hikcentral.simulator import HikCentralSimulator
 from gemhost import cli
 from gemhost.host import Host
 from gemhost.site import load_site
-from gemhost.testing import MqttWatcher, free_port
+from gemhost.testing import MqttWatcher, free_port, until
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_ID = "e2e"
@@ -105,16 +105,6 @@ def assert_no_secret(w: MqttWatcher, *texts: str) -> None:
             assert secret not in text
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
-    async def loop() -> None:
-        while not predicate():
-            await asyncio.sleep(0.05)
-    try:
-        await asyncio.wait_for(loop(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
-
-
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -159,8 +149,8 @@ async def back_online(w: MqttWatcher, since: int, base: str = B) -> None:
     so the latest retained state (at or after message ``since``) says online."""
     def states(messages: list[Any]) -> list[dict[str, Any]]:
         return [json.loads(m.payload) for m in messages if m.topic.value == f"{base}/hcp/state" and m.payload]
-    await wait_until(lambda: bool(states(w.messages)) and states(w.messages)[-1]["online"],
-                     timeout=30, what="hcp online after the site change")
+    await until(lambda: bool(states(w.messages)) and states(w.messages)[-1]["online"],
+                timeout=30, what="hcp online after the site change")
 
 
 def zone_ready(sim: HikCentralSimulator, code: str) -> Callable[[dict[str, Any]], bool]:
@@ -469,7 +459,7 @@ async def test_cli_import_reload_needs_the_hosts_token_when_tokens_are_required(
         assert await run_cli(["import", str(site), "hcp", "3"]) == 0
         out = capsys.readouterr()
         assert "the running host reloaded the site" in out.err
-        await wait_until(lambda: len(host.site.devices["hcp"].zones) == 3, what="the reload by the CLI")
+        await until(lambda: len(host.site.devices["hcp"].zones) == 3, what="the reload by the CLI")
         for token in (import_only, both):
             assert token not in out.out + out.err
         assert_no_secret(w, out.out, out.err)
@@ -585,7 +575,7 @@ async def test_removing_a_zone_and_reloading_stops_publishing_it(e2e, hcp_sim, t
     def polls_seen() -> int:
         return hcp_sim.requests.count("/artemis/api/common/v1/version")
     polls = polls_seen()
-    await wait_until(lambda: polls_seen() >= polls + 2, what="two more status polls")
+    await until(lambda: polls_seen() >= polls + 2, what="two more status polls")
     assert not [m for m in w.messages[n_before:]
                 if m.topic.value.startswith(f"{B}/hcp/dock/") and payload_of(m) != b""]
 
@@ -657,7 +647,7 @@ async def test_stream_urls_and_ptz_with_isapi_argument_names(e2e, hcp_sim, tmp_p
     timed = await ok(w, "ptz_pan_tilt", {"zone": "mast", "pan": 60, "tilt": 0, "duration": 200})
     assert timed["command"] == "RIGHT" and timed["duration"] == 200
     assert ptz.moving == "RIGHT"
-    await wait_until(lambda: ptz.moving is None, what="the driver's stop after duration")
+    await until(lambda: ptz.moving is None, what="the driver's stop after duration")
     assert ptz.history[-1] == {"cameraIndexCode": "1", "action": 1, "command": "RIGHT", "speed": 50}
 
     no_ptz = await cmd(w, "ptz_pan_tilt", {"zone": "wall", "pan": 10, "tilt": 0})
@@ -674,7 +664,7 @@ async def test_pushed_events_lifetime_through_the_broker_and_unsubscribed_on_sto
     instantaneous status 0 ends by the host's pulse hold; one active and one inactive each."""
     site = write_site(tmp_path, site_text(e2e.broker, hcp_sim.url, [("gate", "1"), ("dock", "7")]))
     host, w = await e2e(site)
-    await wait_until(lambda: len(hcp_sim.subscriptions) == 7, what="the event subscription")
+    await until(lambda: len(hcp_sim.subscriptions) == 7, what="the event subscription")
     dest = set(hcp_sim.subscriptions.values())
     assert len(dest) == 1 and next(iter(dest)).startswith("http://127.0.0.1:")
     topic = f"{B}/hcp/gate/event"

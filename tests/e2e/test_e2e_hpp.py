@@ -587,22 +587,22 @@ async def test_every_command_changes_the_simulator(site, sims, watchers, caplog)
     assert restore[0]["zone"] == "smoke" and restore[0]["data"]["cid_qualifier"] == "restore"
 
     # --- relays of the panel (A.4.15) and of the recorder (A.4.22)
-    await run("alarm_output", {"zone": "panel", "output": 1, "state": "on"})
+    await run("set_output", {"zone": "panel", "output": 1, "state": "on"})
     assert panel()["relays"] == {0: False, 1: True}
     assert "POST ISAPI/SecurityCP/control/outputs?format=json" in uris(PANEL)
     # the recorder's relays belong to the recorder, not to channel 1: its bare serial (no zone
     # of the site has it) and not a channel zone; naming both targets at once is refused
-    await run("alarm_output", {"address": NVR, "output": 1, "state": "on"})
+    await run("set_output", {"address": NVR, "output": 1, "state": "on"})
     assert sim_dev(sim, NVR)["io_outputs"] == {1: True}
-    await run("alarm_output", {"address": NVR, "output": 1, "state": "off"})
+    await run("set_output", {"address": NVR, "output": 1, "state": "off"})
     assert sim_dev(sim, NVR)["io_outputs"] == {1: False}
     assert "different targets" in await fails(
-        w, "alarm_output", {"zone": "nvr_ch1", "address": NVR, "output": 1, "state": "on"}, "invalid_args")
+        w, "set_output", {"zone": "nvr_ch1", "address": NVR, "output": 1, "state": "on"}, "invalid_args")
     assert "acts on the whole device" in await fails(
-        w, "alarm_output", {"zone": "nvr_ch1", "output": 1, "state": "on"}, "invalid_args")
+        w, "set_output", {"zone": "nvr_ch1", "output": 1, "state": "on"}, "invalid_args")
     assert sim_dev(sim, NVR)["io_outputs"] == {1: False}
     assert "PUT ISAPI/System/IO/outputs/1/trigger" in uris(NVR)
-    assert "badParameters" in await fails(w, "alarm_output", {"zone": "panel", "output": 9, "state": "on"},
+    assert "badParameters" in await fails(w, "set_output", {"zone": "panel", "output": 9, "state": "on"},
                                           "device_error")
     assert "needs an alarm host" in await fails(w, "arm_away", {"zone": "nvr_ch1"}, "not_supported")
 

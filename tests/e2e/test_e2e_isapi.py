@@ -21,20 +21,12 @@ import pytest
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 
 from gemhost.host import Host
-from gemhost.testing import MqttWatcher
+from gemhost.testing import MqttWatcher, until
 
 B = "gem/e2e"
 PW = "s3cret-Cam-Pass"
 VIEWER_PW = "v1ewer-Pass"
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "isapi-captures"
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a bound against hangs, not a timing assertion)."""
-    async def loop() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 def device_yaml(dev_id: str, sim: IsapiSimulator, zones: dict[str, dict] | None = None, *,
@@ -214,17 +206,17 @@ async def test_every_command_over_mqtt(mqtt_broker, tmp_path, sims, run_host, ca
     assert info["model"] == nvr.model and info["serial"] == nvr.serial and info["device_type"] == "NVR"
     assert f"<model>{nvr.model}</model>" in info["raw_xml"]
 
-    # outputs: high, low, pulse (high now, low after the pulse)
-    assert await cmd.ok("cam", "trigger_output", {"output": 1, "state": "high"}) == {"output": 1, "state": "high"}
+    # outputs: on (level high), off (low), pulse (high now, low after the pulse)
+    assert await cmd.ok("cam", "set_output", {"output": 1, "state": "on"}) == {"output": 1, "state": "on"}
     assert cam.outputs[1] == "high" and cam.output_log[-1] == (1, "high")
-    await cmd.ok("cam", "trigger_output", {"output": 1, "state": "low"})
+    await cmd.ok("cam", "set_output", {"output": 1, "state": "off"})
     assert cam.outputs[1] == "low" and cam.output_log[-1] == (1, "low")
-    res = await cmd.ok("cam", "trigger_output", {"output": 2, "pulse": 200})
-    assert res == {"output": 2, "pulse": 200, "state": "high"}
+    res = await cmd.ok("cam", "set_output", {"output": 2, "pulse": 200})
+    assert res == {"output": 2, "pulse": 200, "state": "on"}
     assert cam.output_log[-1] == (2, "high")
     await until(lambda: cam.output_log[-1] == (2, "low"))
     assert cam.outputs[2] == "low"
-    assert (await cmd.err("cam", "trigger_output", {"output": 1}))["code"] == "invalid_args"
+    assert (await cmd.err("cam", "set_output", {"output": 1}))["code"] == "invalid_args"
     assert cam.output_log[-1] == (2, "low")
 
     # error replies

@@ -127,6 +127,66 @@ async def test_a_wrong_key_is_an_auth_error_without_the_key(box):
     assert "wrong-key" not in str(raised.value) and box.refused == 1
 
 
+async def test_the_simulator_has_the_cores_control_routes_and_faults(box):
+    """Issue 16 item 4: the box simulator is built on gemhost.simulator.SimulatorBase: the
+    core's /_sim/state and /_sim/fault, with the core's fault names, answered the box's way."""
+    import aiohttp
+
+    from gemhost.errors import DeviceError, DeviceUnreachable
+
+    driver, _ = make_driver("right-key", box.port)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{box.url}/_sim/fault", json={"kind": "error500", "count": 1}) as resp:
+            assert resp.status == 200
+        with pytest.raises(DeviceError, match="HTTP 500 on GET /api/info"):
+            await driver.connect()
+        assert (await driver.connect()).model == "EX-1"  # the queued fault was for one request
+        async with http.post(f"{box.url}/_sim/fault", json={"kind": "dropped_call"}) as resp:
+            assert resp.status == 400 and "fault must be one of none, error500, slow, no_answer" in (
+                await resp.json())["error"]
+        box.set_fault("no_answer")
+        driver.client.timeout = 0.2
+        with pytest.raises(DeviceUnreachable, match="no answer to GET /api/info"):
+            await driver.connect()
+        box.set_fault("none")
+        await driver.cmd_set_output({"output": 3, "state": "on"}, None)
+        async with http.get(f"{box.url}/_sim/state") as resp:
+            state = await resp.json()
+    await driver.close()
+    assert state == {"fault": "none", "outputs": {"1": "off", "2": "off", "3": "on", "4": "off"},
+                     "events": 0, "refused": 0}
+
+
+async def test_set_output_is_the_cores_outputs_command(box):
+    """Issue 16 item 5: the example's set_output is the core's capability command (use: [outputs]):
+    the shared reply keys, a pulse on now and off after it, state and pulse together refused."""
+    from gemhost.errors import InvalidArgs
+    from gemhost.schema import mapping_validator
+    from gemhost.testing import check_reply_contract, until
+
+    driver, _ = make_driver("right-key", box.port)
+    schema = type(driver).schema()
+    args = mapping_validator(schema.commands["set_output"].args)
+    try:
+        reply = await driver.command("set_output", args({"output": 2, "state": "on"}), None)
+        assert check_reply_contract(schema, "set_output", reply) == {"output": 2, "state": "on"}
+        reply = await driver.command("set_output", args({"output": 3, "pulse": 50}), None)
+        assert reply == {"output": 3, "pulse": 50, "state": "on"} and box.outputs[3] == "on"
+        await until(lambda: box.outputs[3] == "off", "the end of the pulse")
+        with pytest.raises(InvalidArgs, match="exactly one of state"):
+            await driver.command("set_output", args({"output": 1, "state": "on", "pulse": 50}), None)
+    finally:
+        await driver.close()
+    assert box.outputs == {1: "off", 2: "on", 3: "off", 4: "off"}
+
+
+def test_the_simulator_listens_on_loopback_only(example_path):
+    from gemhost_example.simulator import BoxSimulator
+
+    with pytest.raises(ValueError, match="only listens on loopback"):
+        BoxSimulator(host="0.0.0.0")  # refused in the constructor: nothing is ever bound
+
+
 def test_the_schema_in_writing_a_driver_is_a_valid_schema(tmp_path):
     """The first YAML block of docs/writing-a-driver.md loads as a schema, as documented."""
     import re

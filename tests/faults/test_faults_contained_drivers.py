@@ -11,16 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from fault_helpers import B, connected, site_yaml, until
 
 from gemhost.model import OFFLINE
-from gemhost.testing import free_port
+from gemhost.testing import GemhostProcess, free_port
 
 STUBBORN = """
   - id: stuck
@@ -102,23 +98,8 @@ devices:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "plugins"), str(Path(__file__).parent),
                                                         os.environ.get("PYTHONPATH", "")]),
            "GEMHOST_STATE_DIR": str(tmp_path / "state")}
-    proc = subprocess.Popen([sys.executable, "-m", "gemhost.cli", "run", str(site_path)],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    seen: list[str] = []
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("stuck is offline" in line for line in seen):
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-            seen.append(line)
-        assert any("stuck is offline" in line for line in seen), "".join(seen)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        seen.extend(proc.stderr.readlines())
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = "".join(seen)
+    with GemhostProcess("run", str(site_path), env=env) as run:
+        run.read_until("stuck is offline")
+        assert run.terminate(timeout=20) == 0
+    log = run.log
     assert "shutting down" in log and "stuck is stopped" in log and "abandoned" in log

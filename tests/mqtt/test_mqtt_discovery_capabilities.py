@@ -129,9 +129,9 @@ def test_hpp_bare_serial_is_a_camera_or_a_panel_by_fact():
     assert not [c for c in {**panel["cmps"], **camera["cmps"]}.values()
                 if c["p"] in ("image", "button", "siren", "lock")]
     assert config_for(device, schema, {"unit": {"device_type": "intercom", "outputs": [1]}})["cmps"] == {}
-    # a relay switch sends alarm_output and shows the relay's real state, not an optimistic guess
+    # a relay switch sends set_output and shows the relay's real state, not an optimistic guess
     relay = panel["cmps"]["unit_relay_1"]
-    assert relay["command_topic"] == "gem/t/hpp/cmd/alarm_output" and "optimistic" not in relay
+    assert relay["command_topic"] == "gem/t/hpp/cmd/set_output" and "optimistic" not in relay
     assert json.loads(relay["payload_on"])["args"] == {"zone": "unit", "output": 1, "state": "on"}
     assert json.loads(relay["payload_off"])["args"] == {"zone": "unit", "output": 1, "state": "off"}
     for states, shown in (({"0": False, "1": True}, "ON"), ({"1": False}, "OFF"), ({"1": None}, ""), ({}, ""),

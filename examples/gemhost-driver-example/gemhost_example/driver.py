@@ -1,4 +1,5 @@
-"""ExampleDriver: the box's liveness, event poll and commands, using gemhost's shared pieces.
+"""ExampleDriver: the box's liveness, event poll and commands, using gemhost's shared pieces
+(typed settings, Backoff, event kinds, the outputs capability command with its timed pulses).
 
 What it does not do, because the host does it: time liveness polls (``status_interval``),
 park the device after refused logins, decide when an input's condition starts and ends (the
@@ -12,10 +13,12 @@ import asyncio
 from pathlib import Path
 from typing import Any, ClassVar
 
+from gemhost import outputs
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
-from gemhost.errors import AuthError
+from gemhost.errors import AuthError, DeviceError
 from gemhost.model import DeviceInfo, Event, ZoneConfig
+from gemhost.timedstops import TimedStops
 
 from .client import BoxClient
 
@@ -33,6 +36,7 @@ class ExampleDriver(Driver):
         self.client = BoxClient(s.host, s.port, s.api_key, s.timeout)
         self._after = 0  # the last event sequence number seen
         self._key_ok = asyncio.Event()  # set by a good connect; the event poll waits for it
+        self._pulses = TimedStops(self.log)  # the pending off of each pulsing output
 
     async def connect(self) -> DeviceInfo:
         try:
@@ -75,11 +79,19 @@ class ExampleDriver(Driver):
                 data={"box_time": item.get("time")}))
 
     async def close(self) -> None:
+        await self._pulses.close()  # a closed driver sends no pulse's off
         await self.client.close()
 
     async def cmd_get_info(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
         return await self.client.request("GET", "/api/info")
 
     async def cmd_set_output(self, args: dict[str, Any], zone: ZoneConfig | None) -> dict[str, Any]:
-        reply = await self.client.request("PUT", f"/api/outputs/{args['output']}", json={"state": args["state"]})
-        return {"output": args["output"], "state": reply["state"]}
+        """The core's outputs command: gemhost.outputs checks the arguments, runs a pulse's
+        later off through the timed stops and builds the reply; the box only switches."""
+        return await outputs.set_output(args, self._switch, self._pulses, f"output-{args['output']}")
+
+    async def _switch(self, output: int, on: bool) -> None:
+        wanted = "on" if on else "off"
+        reply = await self.client.request("PUT", f"/api/outputs/{output}", json={"state": wanted})
+        if reply.get("state") != wanted:
+            raise DeviceError(f"output {output} is {reply.get('state')!r} after switching it {wanted}")

@@ -3,6 +3,11 @@
 Like the real box it checks the API key on every request, holds an event poll open until an
 event arrives or ``wait`` seconds pass, and numbers events so a client resumes with ``after``.
 Tests and demos press the button or open inputs through the methods below or ``POST /_sim/...``.
+
+The plumbing is gemhost's :class:`~gemhost.simulator.SimulatorBase`, as in the built-in
+simulators: the loopback-only guard, the listener and its bound port, background tasks,
+``stop``, ``GET /_sim/state`` (:meth:`BoxSimulator.state`) and ``POST /_sim/fault`` with the
+core's fault names (the ones in ``faults``).
 """
 
 from __future__ import annotations
@@ -15,20 +20,20 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from gemhost.simulator import SimulatorBase
+
 KEEP_EVENTS = 1000
 
 
-class BoxSimulator:
+class BoxSimulator(SimulatorBase):
     """One simulated box: four outputs, inputs 1 to 16, a doorbell button."""
 
     driver: ClassVar[str] = "example"
+    faults: ClassVar[tuple[str, ...]] = ("error500", "slow", "no_answer")
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str = "sim-api-key",
-                 model: str = "EX-1", press_every: float = 0.0, **_: Any) -> None:
-        if host not in LOOPBACK:
-            raise ValueError("the simulator only binds to loopback")
-        self.host, self.port = host, port
+                 model: str = "EX-1", press_every: float = 0.0, slow_delay: float = 5.0, **_: Any) -> None:
+        super().__init__(host, port, slow_delay=slow_delay)
         self.api_key = api_key
         self.model = model
         self.press_every = float(press_every)
@@ -37,8 +42,6 @@ class BoxSimulator:
         self.refused = 0
         self._seq = 0
         self._new = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._tasks: set[asyncio.Task] = set()
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -50,10 +53,6 @@ class BoxSimulator:
     def options_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         return {"api_key": args.api_key, "press_every": args.press_every}
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     async def start(self) -> None:
         app = web.Application(middlewares=[self._check_key])
         app.router.add_get("/api/info", self._info)
@@ -61,21 +60,13 @@ class BoxSimulator:
         app.router.add_put("/api/outputs/{n}", self._set_output)
         app.router.add_post("/_sim/press", self._sim_press)
         app.router.add_post("/_sim/input/{n}/{state}", self._sim_input)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        if self.port == 0:
-            self.port = self._runner.addresses[0][1]
+        self.port = await self.listen(app, self.port, shutdown_timeout=0.5)
         if self.press_every > 0:
-            self._spawn(self._press_loop())
+            self.spawn(self._press_loop())
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def state(self) -> dict[str, Any]:
+        """``GET /_sim/state``: the fault, the outputs, how many events and refused keys."""
+        return {**super().state(), "outputs": dict(self.outputs), "events": self._seq, "refused": self.refused}
 
     # ------------------------------------------------------------ control API
 
@@ -91,10 +82,15 @@ class BoxSimulator:
 
     @web.middleware
     async def _check_key(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/api/") and not secrets.compare_digest(
-                request.headers.get("X-Api-Key", ""), self.api_key):
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        if not secrets.compare_digest(request.headers.get("X-Api-Key", ""), self.api_key):
             self.refused += 1
             return web.json_response({"error": "invalid api key"}, status=401)
+        fault, seconds = self.take_fault()
+        if fault == "error500":
+            return web.json_response({"error": "internal error"}, status=500)
+        await self.apply_timing_fault(fault, seconds)
         return await handler(request)
 
     async def _info(self, request: web.Request) -> web.Response:
@@ -141,7 +137,7 @@ class BoxSimulator:
         self._seq += 1
         event = {"seq": self._seq, **event, "time": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
         self.events = [*self.events[-(KEEP_EVENTS - 1):], event]
-        self._spawn(self._notify())
+        self.spawn(self._notify())
         return event
 
     async def _notify(self) -> None:
@@ -152,8 +148,3 @@ class BoxSimulator:
         while True:
             await asyncio.sleep(self.press_every)
             self.press()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

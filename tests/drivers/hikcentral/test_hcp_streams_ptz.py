@@ -9,6 +9,7 @@ import pytest
 from hcp_fakes import make_driver, zone
 
 from gemhost.errors import DeviceError, InvalidArgs
+from gemhost.testing import until
 from gemhost.urls import strip_credentials
 
 
@@ -122,14 +123,6 @@ class _Clock:
         return self.at
 
 
-async def _until(predicate, what: str) -> None:
-    for _ in range(250):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_published_stream_url_is_renewed_ahead_of_expiry_without_a_poll(small_sim):
     """Issue 12 item 8: the URL is refreshed on its own timer before it expires, not by the
     status poll (here the poll never runs), and a missing camera drops its URL."""
@@ -148,7 +141,7 @@ async def test_published_stream_url_is_renewed_ahead_of_expiry_without_a_poll(sm
         clock.at += dt.timedelta(seconds=275)
         small_sim.advance(275)
         driver.streams.wake.set()  # the timer sleeps on the wall clock; let it read the moved one
-        await _until(lambda: ctx.zone_state["front"]["stream_url"] != first, "the renewal")
+        await until(lambda: ctx.zone_state["front"]["stream_url"] != first, "the renewal")
         renewed = ctx.zone_state["front"]["stream_url"]
         assert small_sim.url_valid(first) and small_sim.url_valid(renewed)
         small_sim.advance(30)  # the first one has expired now; the published one has not

@@ -32,6 +32,6 @@ async def test_every_capability_command_answers_the_shared_reply(sim, driver_fac
     shot = await drv.command("snapshot", _args("snapshot", {"address": 2}), front)
     check_reply_contract(SCHEMA, "snapshot", shot)
     assert shot["content_type"] == "image/jpeg"
-    level = await drv.command("trigger_output", _args("trigger_output", {"output": 1, "state": "high"}), None)
-    assert check_reply_contract(SCHEMA, "trigger_output", level) == {"output": 1, "state": "high"}
+    level = await drv.command("set_output", _args("set_output", {"output": 1, "state": "on"}), None)
+    assert check_reply_contract(SCHEMA, "set_output", level) == {"output": 1, "state": "on"}
     assert sim.outputs[1] == "high"

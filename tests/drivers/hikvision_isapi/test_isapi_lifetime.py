@@ -10,13 +10,7 @@ from collections import Counter
 import pytest
 from isapi_helpers import make_device
 
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a guard against hangs, not a timing assertion)."""
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+from gemhost.testing import until
 
 
 @pytest.fixture

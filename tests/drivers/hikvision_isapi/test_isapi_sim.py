@@ -14,16 +14,9 @@ from isapi_helpers import FakeContext, captures, make_device
 
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, InvalidArgs
 from gemhost.model import Secret
+from gemhost.testing import until
 
 PW = "sim-password"
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a guard against hangs, not a timing assertion)."""
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
 
 
 @pytest.fixture
@@ -191,6 +184,37 @@ async def test_ptz_commands_move_the_simulated_head(sim, driver_factory):
     assert sim.ptz[2]["position"] == [7, 5, 2]
 
 
+async def test_ptz_bodies_come_from_the_kernel_unchanged_on_the_wire(sim, driver_factory):
+    """Issue 16 item 6: the driver's PTZData bodies are the ISAPI kernel's (``kernel.ptz_data``,
+    ``kernel.ptz_relative_data``), byte for byte what the driver sent before (no namespace: a
+    pan/tilt move without zoom, a zoom alone, a stop with all three axes), and the simulator
+    moves the head by each of them."""
+    drv, _ = driver_factory(make_device(sim))
+    sent: list[tuple[str, str]] = []
+    put = drv.client.put
+
+    async def recording_put(path, data=b"", **kw):
+        sent.append((path, data))
+        return await put(path, data, **kw)
+    drv.client.put = recording_put
+    await drv.cmd_ptz_pan_tilt({"address": 2, "pan": 40, "tilt": -20}, None)
+    await drv.cmd_ptz_zoom({"address": 2, "zoom": -30}, None)
+    await drv.cmd_ptz_stop({"address": 2}, None)
+    await drv.cmd_ptz_relative({"address": 2, "pan": 10, "tilt": 5, "zoom": -1}, None)
+    head = '<?xml version="1.0" encoding="UTF-8"?><PTZData>'
+    continuous, relative = "/ISAPI/PTZCtrl/channels/2/continuous", "/ISAPI/PTZCtrl/channels/2/relative"
+    assert sent == [
+        (continuous, head + "<pan>40</pan><tilt>-20</tilt></PTZData>"),
+        (continuous, head + "<zoom>-30</zoom></PTZData>"),
+        (continuous, head + "<pan>0</pan><tilt>0</tilt><zoom>0</zoom></PTZData>"),
+        (relative, head + "<Relative><positionX>10</positionX><positionY>5</positionY>"
+                          "<relativeZoom>-1</relativeZoom></Relative></PTZData>"),
+    ]
+    assert sim.ptz[2]["history"] == [("continuous", 40, -20, 0), ("continuous", 0, 0, -30),
+                                     ("continuous", 0, 0, 0), ("relative", 10, 5, -1)]
+    assert sim.ptz[2]["position"] == [10, 5, -1] and not sim.ptz[2]["moving"]
+
+
 async def test_ptz_duration_sends_the_stop(sim, driver_factory):
     drv, _ = driver_factory(make_device(sim))
     result = await drv.cmd_ptz_pan_tilt({"address": 1, "pan": 50, "tilt": 0, "duration": 100}, None)
@@ -232,20 +256,20 @@ async def test_get_device_info_parsed_and_raw(sim, driver_factory):
     assert res["raw_xml"] == sim.device_info_xml()
 
 
-async def test_trigger_output_levels_and_pulse(sim, driver_factory):
+async def test_set_output_levels_and_pulse(sim, driver_factory):
     drv, _ = driver_factory(make_device(sim))
-    assert await drv.cmd_trigger_output({"output": 1, "state": "high"}, None) == {"output": 1, "state": "high"}
+    assert await drv.cmd_set_output({"output": 1, "state": "on"}, None) == {"output": 1, "state": "on"}
     assert sim.outputs[1] == "high"
-    await drv.cmd_trigger_output({"output": 1, "state": "low"}, None)
+    await drv.cmd_set_output({"output": 1, "state": "off"}, None)
     assert sim.outputs[1] == "low"
-    await drv.cmd_trigger_output({"output": 2, "pulse": 50}, None)
+    await drv.cmd_set_output({"output": 2, "pulse": 50}, None)
     await until(lambda: sim.output_log[-2:] == [(2, "high"), (2, "low")])
     with pytest.raises(InvalidArgs):
-        await drv.cmd_trigger_output({"output": 1}, None)
+        await drv.cmd_set_output({"output": 1}, None)
     with pytest.raises(InvalidArgs):
-        await drv.cmd_trigger_output({"output": 1, "state": "high", "pulse": 5}, None)
+        await drv.cmd_set_output({"output": 1, "state": "on", "pulse": 5}, None)
     with pytest.raises(Exception, match="404"):
-        await drv.cmd_trigger_output({"output": 9, "state": "high"}, None)
+        await drv.cmd_set_output({"output": 9, "state": "on"}, None)
 
 
 # ---------------------------------------------------------------- events

@@ -9,14 +9,7 @@ import pytest
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 from isapi_helpers import captures, make_device
 
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait for a condition (a guard against hangs, not a timing assertion)."""
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
-
+from gemhost.testing import until
 
 DEEP_XML = ("<EventNotificationAlert>" + "<a>" * 20000 + "</a>" * 20000 + "</EventNotificationAlert>").encode()
 

@@ -30,7 +30,7 @@ async def test_every_capability_command_answers_the_shared_reply(make_driver, hp
     assert preset == {"address": "Q10000002:1", "preset": 7}
     assert sim.cloud.devices["Q10000002"].ptz[-1] == {"channel": 1, "preset": 7}
     # the relay command is HPP's own (zone scope, on/off) and answers the outputs reply keys
-    relay = await call("alarm_output", {"address": "Q10000001", "output": 1, "state": "on"},
+    relay = await call("set_output", {"address": "Q10000001", "output": 1, "state": "on"},
                        driver.device.zones["nvr"])
     assert {k: relay[k] for k in ("output", "state")} == {"output": 1, "state": "on"}
     assert hpp.SCHEMA.commands["snapshot"].supported is False and not hpp.SCHEMA.commands["snapshot"].reply

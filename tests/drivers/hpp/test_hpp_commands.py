@@ -14,6 +14,7 @@ from gemhost_drivers.hpp.parsing import load_xml
 
 from gemhost.errors import DeviceError, InvalidArgs, NotSupported
 from gemhost.schema import mapping_validator
+from gemhost.testing import until
 
 ZONES = {
     "nvr-ch1": "Q10000001:1",
@@ -38,13 +39,6 @@ async def connected(make_driver):
     driver, ctx = make_driver(ZONES)
     await driver.connect()
     return driver, ctx
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    """Wait for a condition (a bound on waiting, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def run(driver, hpp, command: str, values: dict):
@@ -157,31 +151,50 @@ async def test_failed_background_stop_is_logged_not_raised(connected, hpp, sim, 
     assert driver._timers == {}
 
 
-async def test_camera_alarm_output_follows_a_4_22(connected, hpp, sim):
+async def test_camera_set_output_follows_a_4_22(connected, hpp, sim):
     """A.4.22 PUT IO/outputs/<ID>/trigger with XML_IOPortData (A.5.23)."""
     driver, _ = connected
-    await run(driver, hpp, "alarm_output", {"address": "Q10000001", "output": 1, "state": "on"})
+    await run(driver, hpp, "set_output", {"address": "Q10000001", "output": 1, "state": "on"})
     assert sim.cloud.devices["Q10000001"].io_outputs[1] is True
     request = last(sim, serial="Q10000001")
     assert (request["method"], request["uri"]) == ("PUT", "ISAPI/System/IO/outputs/1/trigger")
     assert load_xml(request["body"]) == ("IOPortData", {"outputState": "high"})
     assert set(load_xml(hpp.text("A.5.23_XML_IOPortData.xml"))[1]) == {"outputState"}
     with pytest.raises(DeviceError, match="badParameters"):
-        await run(driver, hpp, "alarm_output", {"address": "Q10000001", "output": 5, "state": "on"})
+        await run(driver, hpp, "set_output", {"address": "Q10000001", "output": 5, "state": "on"})
 
 
 async def test_panel_relay_follows_a_4_15(connected, hpp, sim):
     """Item 8: POST control/outputs?format=json with JSON_OutputsCtrl (A.5.5), relays from 0."""
     driver, _ = connected
-    await run(driver, hpp, "alarm_output", {"address": "Q20000001", "output": 0, "state": "on"})
+    await run(driver, hpp, "set_output", {"address": "Q20000001", "output": 0, "state": "on"})
     assert sim.cloud.devices["Q20000001"].relays == {0: True, 1: False}
     request = last(sim, serial="Q20000001", uri="ISAPI/SecurityCP/control/outputs?format=json")
     assert request["method"] == "POST"
     body = json.loads(request["body"])
     assert body == {"OutputsCtrl": {"switch": "open", "List": [{"id": 0}]}}
     assert template_keys(hpp.text("A.5.5_JSON_OutputsCtrl.txt")) == {"OutputsCtrl", "switch", "List", "id"}
-    await run(driver, hpp, "alarm_output", {"address": "Q20000001", "output": 0, "state": "off"})
+    await run(driver, hpp, "set_output", {"address": "Q20000001", "output": 0, "state": "off"})
     assert sim.cloud.devices["Q20000001"].relays[0] is False
+
+
+async def test_set_output_pulses_and_refuses_state_with_pulse(connected, hpp, sim):
+    """The core's outputs command (gemhost.outputs) over HPP: a pulse switches the relay on
+    (A.4.15 open) now and off (close) after it; state and pulse together are refused before
+    anything is sent."""
+    driver, _ = connected
+    reply = await run(driver, hpp, "set_output", {"address": "Q20000001", "output": 1, "pulse": 50})
+    assert reply == {"address": "Q20000001", "output": 1, "pulse": 50, "state": "on"}
+    assert sim.cloud.devices["Q20000001"].relays[1] is True
+    await until(lambda: sim.cloud.devices["Q20000001"].relays[1] is False, "the end of the pulse")
+    switches = [json.loads(r["body"])["OutputsCtrl"]["switch"]
+                for r in sim.transparent_log if r["uri"] == "ISAPI/SecurityCP/control/outputs?format=json"]
+    assert switches == ["open", "close"]
+    assert driver._timers == {}
+    before = len(sim.transparent_log)
+    with pytest.raises(InvalidArgs, match="exactly one of state"):
+        await run(driver, hpp, "set_output", {"address": "Q20000001", "output": 1, "state": "on", "pulse": 50})
+    assert len(sim.transparent_log) == before
 
 
 async def test_bypass_and_recovery_follow_a_4_11_and_a_4_12(connected, hpp, sim):

@@ -13,6 +13,7 @@ import pytest
 
 from gemhost.errors import AuthError
 from gemhost.schema import mapping_validator
+from gemhost.testing import until
 
 ZONES = {
     "nvr-ch1": "Q10000001:1",
@@ -23,13 +24,6 @@ ZONES = {
     "front-door": "Q20000001:zone:0",
     "hall": "Q20000001:zone:1",
 }
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    """Wait for a condition (a bound on waiting, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def test_receive_events_off_consumes_nothing(make_driver, sim):

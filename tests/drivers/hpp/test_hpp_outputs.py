@@ -91,7 +91,7 @@ async def test_panel_relays_follow_a_4_17(connected, hpp, sim):
     # channel and alarm-zone zones carry no outputs
     assert "outputs" not in ctx.zone_state["front-door"] and "outputs" not in ctx.zone_state["ptz-ch"]
 
-    await driver.command("alarm_output", mapping_validator(hpp.SCHEMA.commands["alarm_output"].args)(
+    await driver.command("set_output", mapping_validator(hpp.SCHEMA.commands["set_output"].args)(
         {"address": "Q20000001", "output": 1, "state": "on"}), None)
     assert sim.cloud.devices["Q20000001"].relays[1] is True
     assert ctx.zone_state["panel"]["output_states"] == {"0": False, "1": True}  # read again at once
@@ -140,7 +140,7 @@ async def test_camera_outputs_follow_a_4_20_and_a_4_21(connected, hpp, sim):
     assert tag == load_xml(hpp.text("A.5.22_XML_IOOutputPortList.xml"))[0]
     port = content["IOOutputPort"]
     assert set(port) <= set(load_xml(hpp.text("A.5.21_XML_IOOutputPort.xml"))[1])
-    await driver.command("alarm_output", mapping_validator(hpp.SCHEMA.commands["alarm_output"].args)(
+    await driver.command("set_output", mapping_validator(hpp.SCHEMA.commands["set_output"].args)(
         {"address": "Q10000002", "output": 1, "state": "on"}), None)
     assert ctx.zone_state["ptz"]["output_states"] == {"1": True}
     # no device zone for the NVR: nothing is asked about its outputs
