@@ -41,6 +41,17 @@ class EventRaised:
 
 
 @dataclass
+class SnapshotTaken:
+    """A zone's latest still image (the result of a snapshot command), for sinks that show
+    it (Home Assistant's image entity reads the zone's retained snapshot topic)."""
+
+    device: str
+    zone: str
+    content_type: str
+    base64: str = field(repr=False)
+
+
+@dataclass
 class SiteApplied:
     """A site (re)load took effect; lists what disappeared so sinks can clear retained data."""
 
@@ -49,7 +60,7 @@ class SiteApplied:
     removed_zones: list[tuple[str, str]]
 
 
-Message = DeviceStateChanged | ZoneStateChanged | EventRaised | SiteApplied
+Message = DeviceStateChanged | ZoneStateChanged | EventRaised | SnapshotTaken | SiteApplied
 Subscriber = Callable[[Message], None]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gemhost import __version__, errors, target
-from gemhost.bus import Bus, DeviceStateChanged, SiteApplied
+from gemhost.bus import Bus, DeviceStateChanged, SiteApplied, SnapshotTaken
 from gemhost.contain import bounded
 from gemhost.errors import CommandError, StartupError
 from gemhost.lifetime import ENDED_BY_RELOAD
@@ -286,7 +286,19 @@ class Host:
         checked = resolved.checked_args()
         if grant is not None:
             log.info("command %s on %s authorized by token %s", command, device_id, grant.name)
-        return await runner.call(resolved.spec, checked, resolved.zone)
+        result = await runner.call(resolved.spec, checked, resolved.zone)
+        if resolved.zone is not None:
+            self._share_snapshot(device_id, resolved.zone.id, result)
+        return result
+
+    def _share_snapshot(self, device_id: str, zone_id: str, result: Any) -> None:
+        """A zone command that returned an image (a snapshot): tell the bus, so sinks can show
+        the zone's latest picture without knowing which commands take one."""
+        if not isinstance(result, dict) or "base64" not in result:
+            return
+        content_type = str(result.get("content_type", ""))
+        if content_type.startswith("image/"):
+            self.bus.publish(SnapshotTaken(device_id, zone_id, content_type, str(result["base64"])))
 
     def _zone_scoped(self, grant: Any, device_id: str, command: str,
                      args: dict[str, Any] | None) -> tuple[DeviceRunner, target.Target]:

@@ -183,19 +183,22 @@ class MqttWatcher:
         return [m for m in self.messages if m.topic.value == topic]
 
     async def wait(self, topic: str, check: Callable[[aiomqtt.Message], bool] = lambda m: True,
-                   timeout: float = 10) -> aiomqtt.Message:
+                   timeout: float = 10, *, after: int = 0) -> aiomqtt.Message:
+        """The first message on ``topic`` that passes ``check``, skipping the first ``after``
+        messages on that topic (``after=len(w.on(topic))``: only one not seen yet)."""
         async def find() -> aiomqtt.Message:
             async with self._new:
                 while True:
-                    for m in self.messages:
-                        if m.topic.value == topic and check(m):
+                    for m in self.on(topic)[after:]:
+                        if check(m):
                             return m
                     await self._new.wait()
         return await asyncio.wait_for(find(), timeout)
 
     async def wait_json(self, topic: str, check: Callable[[Any], bool] = lambda d: True,
-                        timeout: float = 10) -> Any:
-        msg = await self.wait(topic, lambda m: bool(m.payload) and check(json.loads(m.payload)), timeout)
+                        timeout: float = 10, *, after: int = 0) -> Any:
+        msg = await self.wait(topic, lambda m: bool(m.payload) and check(json.loads(m.payload)), timeout,
+                              after=after)
         return json.loads(msg.payload)
 
     async def request(self, topic: str, body: Any, timeout: float = 10) -> Any:

@@ -21,15 +21,17 @@ import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gemhost.capabilities import ACTION_COMMAND
 from gemhost.contain import cancel_and_wait
 from gemhost.errors import BAD_REQUEST, BUSY, INTERNAL_ERROR, INVALID_ARGS, TIMEOUT, CommandError
 
+if TYPE_CHECKING:
+    from gemhost.mqtt.hostview import HostView
+
 log = logging.getLogger("gemhost.mqtt.commands")
 
-HOST_COMMANDS = ("list_devices", "describe", "reload")
 MAX_DEPTH = 32
 """Deepest JSON nesting a request may have: real requests need three or four levels."""
 MAX_IN_FLIGHT = 256
@@ -152,15 +154,12 @@ class CommandRunner:
     """Runs requests as independent tasks (a slow device never holds up another's reply),
     with bounds on how many run at once overall and per target."""
 
-    def __init__(self, host: Any, *, max_in_flight: int = MAX_IN_FLIGHT, max_per_target: int = MAX_PER_TARGET,
-                 max_payload: int = 65536,
-                 on_result: Callable[[str, str, dict[str, Any] | None, Any], None] | None = None,
-                 router: Router | None = None) -> None:
+    def __init__(self, host: HostView, *, max_in_flight: int = MAX_IN_FLIGHT, max_per_target: int = MAX_PER_TARGET,
+                 max_payload: int = 65536, router: Router | None = None) -> None:
         self.host = host
         self.max_in_flight = max_in_flight
         self.max_per_target = max_per_target
         self.max_payload = max_payload
-        self.on_result = on_result
         self.router = router
         self._slots = asyncio.Semaphore(max_in_flight)
         self._per_target: Counter[str] = Counter()
@@ -214,11 +213,6 @@ class CommandRunner:
                 self._per_target[target] -= 1
                 if self._per_target[target] <= 0:
                     del self._per_target[target]
-        if error is None and self.on_result is not None:
-            try:
-                self.on_result(target, command, request.args if request else None, result)
-            except Exception:
-                log.exception("command result hook failed")
         await self._send(send, reply_payload(req_id, result, error))
 
     async def _reply_on_stop(self, send: Sender, req_id: Any) -> None:

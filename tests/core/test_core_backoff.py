@@ -65,3 +65,20 @@ def test_a_device_down_for_weeks_does_not_overflow():
 def test_maximum_below_initial_is_raised_to_initial():
     backoff = Backoff(initial=5.0, maximum=1.0, jitter=half_jitter)
     assert all(2.5 <= backoff.next() <= 5.0 for _ in range(20))
+
+
+def test_fast_window_caps_the_schedule_until_it_is_over_and_again_after_reset():
+    """The MQTT reconnect schedule: doubling from 0.5 s, but never above 2 s during the first
+    30 s of an outage, so a restarted broker is found quickly; a long outage backs off fully."""
+    now = [0.0]
+    backoff = Backoff(initial=0.5, maximum=60.0, jitter=full_jitter, fast_window=30.0, fast_ceiling=2.0,
+                      clock=lambda: now[0])
+    early = [backoff.next() for _ in range(10)]
+    assert all(0.5 <= d <= 2.0 for d in early) and backoff.ceiling == 2.0
+    now[0] = 31.0
+    backoff.next()
+    assert backoff.ceiling == 60.0  # the schedule kept growing meanwhile
+    backoff.reset()
+    assert backoff.next() == 0.5 and backoff.ceiling == 0.5
+    now[0] = 45.0  # 14 s after the reset: inside the window again
+    assert all(backoff.next() <= 2.0 for _ in range(10))

@@ -19,7 +19,7 @@ import pytest
 from fault_helpers import B, connected, publish_lines, site_yaml, until
 
 from gemhost.model import Event
-from gemhost.mqtt.bridge import FAST_RETRY_CEILING, STABLE_SESSION
+from gemhost.mqtt.session import FAST_RETRY_CEILING, STABLE_SESSION
 from gemhost.selfsigned import write_self_signed
 
 pytestmark = pytest.mark.mosquitto

@@ -45,7 +45,7 @@ async def test_a_flood_gets_one_reply_per_request_in_bounded_memory(broker, star
         # what waited inside gemhost stayed within its bound; the rest was answered busy
         from gemhost.mqtt.connection import INCOMING_BACKLOG, IncomingQueue
 
-        queue = host.bridge._client._queue
+        queue = host.bridge.client._queue
         assert isinstance(queue, IncomingQueue) and queue.high_water <= INCOMING_BACKLOG
         assert codes["busy"] == host.bridge.busy_replies and host.bridge.requests_dropped == 0
         # the session survived and the host still answers normally

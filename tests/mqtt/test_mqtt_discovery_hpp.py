@@ -103,9 +103,11 @@ async def state_renders(w: MqttWatcher, zone: str, template: str, wanted: str, b
 
 
 def full_config(d: dict[str, Any]) -> bool:
-    """The driver has said what it knows: the bare serials' kinds and outputs, the door's detector."""
+    """The driver has said what it knows: the bare serials' kinds and outputs, the door's detector,
+    what the cloud says the device is (each may reach the broker in its own config: retained
+    updates are sent at once, not held back to coalesce)."""
     cmps = d["cmps"]
-    return "shop_unit_relay_1" in cmps and "yard_cam_output_1" in cmps and \
+    return "manufacturer" in d["dev"] and "shop_unit_relay_1" in cmps and "yard_cam_output_1" in cmps and \
         cmps.get("shop_door_sensor", {}).get("device_class") == "door"
 
 
@@ -187,7 +189,7 @@ async def test_hpp_entities_survive_a_restart_without_the_cloud(rig):
     await rig.simulator.stop()
     seen = len(rig.w.on(CONFIG))
     await rig.start()
-    again = await rig.w.wait_json(CONFIG, lambda d: len(rig.w.on(CONFIG)) > seen, timeout=30)
+    again = await rig.w.wait_json(CONFIG, timeout=30, after=seen)
     assert {c: v for c, v in again["cmps"].items() if len(v) > 1} == \
         {c: v for c, v in first["cmps"].items() if len(v) > 1}
     state = Path(rig.site.parent / "state" / "hpp")

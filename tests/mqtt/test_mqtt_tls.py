@@ -52,4 +52,4 @@ async def test_mqtts_with_private_ca(tmp_path, mosquitto_factory, host_factory, 
     await host.bridge.connected.wait()
     assert host.bridge.stats() == {"queue_depth": 0, "dropped": 0}
     # the password of the URL is nowhere in what the host shows
-    assert "hunter2" not in repr(host.site.mqtt) and "hunter2" not in host.bridge._where()
+    assert "hunter2" not in repr(host.site.mqtt) and "hunter2" not in host.bridge.where()

@@ -9,10 +9,10 @@ import pytest
 
 from gemhost.backoff import Backoff, full_jitter
 from gemhost.model import Secret
-from gemhost.mqtt.bridge import BACKOFF_MAX, BACKOFF_MIN
 from gemhost.mqtt.commands import parse_request, reply_payload
 from gemhost.mqtt.connection import parse_broker, tls_arguments
 from gemhost.mqtt.queue import EventDropped, OfflineQueue, Outgoing
+from gemhost.mqtt.session import BACKOFF_MAX, BACKOFF_MIN
 from gemhost.mqtt.topics import CommandTopic, Topics
 
 
