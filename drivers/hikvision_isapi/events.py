@@ -27,6 +27,7 @@ from gemhost.model import now
 
 from . import kernel
 from .assumptions import NAIVE_TIME_IS_HOST_LOCAL
+from .flatxml import flat_alert_fields
 
 MAX_PART = 4 * 1024 * 1024
 """A part larger than this is dropped (a snapshot part is well below it)."""
@@ -344,6 +345,9 @@ class PartError(ValueError):
 
 
 def _xml_fields(doc: bytes) -> dict[str, Any] | None:
+    fields = flat_alert_fields(doc)  # the common flat alert, read strictly (flatxml.py)
+    if fields is not None:
+        return fields
     tag, fields = kernel.load(doc, max_depth=MAX_DEPTH)
     if tag != "EventNotificationAlert" or not isinstance(fields, dict):
         return None
@@ -362,7 +366,9 @@ def parse_alert_xml(body: bytes | str, failures: list[str] | None = None) -> lis
     the others are appended to ``failures``.
     """
     raw = body.encode("utf-8") if isinstance(body, str) else body
-    found = [m.group(0) for m in _ALERT_DOC.finditer(raw)]
+    # A root's name appears twice in one document (open and close tag): look for several
+    # documents only when it appears more often.
+    found = [m.group(0) for m in _ALERT_DOC.finditer(raw)] if raw.count(b"EventNotificationAlert") > 2 else []
     docs = found if len(found) > 1 else [raw]  # one document keeps its XML declaration
     alerts: list[Alert] = []
     failures = failures if failures is not None else []
