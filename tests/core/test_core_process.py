@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -48,6 +49,9 @@ def test_run_reload_on_sighup_and_clean_stop_on_sigterm(plugin_path: Path, tmp_p
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     seen: list[str] = []
     try:
+        # uvloop where installed (a dependency except on Windows), the standard loop otherwise
+        loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+        assert f"on the {loop} event loop" in _read_until(proc, "event loop", seen)
         _read_until(proc, "d1 is online", seen)
         site.write_text(site.read_text() + "  - id: d2\n    driver: demo\n"
                         "    attributes: {host: 127.0.0.2, key: k2, status_interval: 200}\n")
