@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,13 @@ from gemhost.cli_output import print_json
 from gemhost.cli_token import add_token_parser
 from gemhost.describe import to_markdown
 from gemhost.errors import StartupError, one_line
+from gemhost.eventloop import daemon_loop_factory, loop_name
 from gemhost.gcfreeze import freeze_when_started
 from gemhost.plugins import Registry, load_registry, run_cli_hooks
 from gemhost.site import load_site
 from gemhost.siteyaml import SiteFileError
+
+log = logging.getLogger("gemhost.cli")
 
 
 def cmd_check(args: argparse.Namespace, registry: Registry) -> int:
@@ -97,6 +101,7 @@ async def _call(args: argparse.Namespace, registry: Registry) -> int:
 async def _run(args: argparse.Namespace, registry: Registry) -> int:
     from gemhost.host import Host
 
+    log.info("gemhost %s on the %s event loop", __version__, loop_name(asyncio.get_running_loop()))
     host = Host(args.site, registry)
     try:
         await host.start()
@@ -169,7 +174,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 
     p = commands.add("run", help="run a site: devices, liveness, events, MQTT")
     p.add_argument("site")
-    p.set_defaults(func=lambda a: contain.run(_run(a, registry)))
+    p.set_defaults(func=lambda a: contain.run(_run(a, registry), loop_factory=daemon_loop_factory()))
 
     p = commands.add("check", help="validate a site file and list every problem")
     p.add_argument("site")

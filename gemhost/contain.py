@@ -90,12 +90,14 @@ def _forget(task: asyncio.Task[Any]) -> None:
         log.debug("abandoned task %s ended with %r", task.get_name(), task.exception())
 
 
-def run(main: Coroutine[Any, Any, T], grace: float = 2.0) -> T:
+def run(main: Coroutine[Any, Any, T], grace: float = 2.0,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop) -> T:
     """:func:`asyncio.run`, except that at the end leftover tasks get ``grace`` seconds to
     finish after their cancellation instead of forever: ``asyncio.run`` waits for every task,
     so one abandoned driver task that ignores cancellation would keep the process from ever
-    exiting after SIGTERM."""
-    loop = asyncio.new_event_loop()
+    exiting after SIGTERM. ``loop_factory`` makes the loop (``gemhost run``: uvloop where
+    installed, gemhost.eventloop)."""
+    loop = loop_factory()
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)

@@ -1,10 +1,16 @@
-"""The HTTP side of ISAPI: one aiohttp session per device, auth, timeouts, error mapping.
+"""The HTTP side of ISAPI: auth, timeouts, error mapping, over the host's shared session.
+
+The aiohttp session and its connector are shared by the host's ISAPI devices of one TLS
+setting (``gemhost.httpshare``: a session per device cost several KiB each at a thousand
+cameras); what belongs to the device stays here: its credentials and digest state (passed
+with every request), its connection limit (per endpoint), its timeouts. No cookies are kept.
 
 Why so careful with 401: Hikvision locks an account after about five failed logins, so a
 request must never cost more than one failed login. Digest therefore runs non-preemptively
 (aiohttp's ``DigestAuthMiddleware(preemptive=False)``: the unauthenticated first request only
-fetches the challenge, the one retry carries credentials), and after any 401 the session is
-dropped so no stale challenge is replayed. Retrying a 401 is the host's job, with back-off.
+fetches the challenge, the one retry carries credentials), and after any 401 the device's
+digest state is dropped so no stale challenge is replayed. Retrying a 401 is the host's job,
+with back-off.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
+from gemhost import httpshare
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
 from gemhost.model import Secret, reveal
 
@@ -26,6 +33,8 @@ MAX_BODY = 16 * 1024 * 1024
 """Largest body read into memory (a 4K snapshot is a few MB)."""
 
 AUTH_HINT = "wrong credentials, locked account, or missing Operator role"
+CONNECTIONS_PER_DEVICE = 8
+"""Connections one device may have open at once (the alertStream, polls, commands)."""
 HTTPS_HINT = ("HTTPS failed; if the device answers on http, check the port: HTTPS is usually 443 "
               "(some firmware uses 8443), and port 80 never speaks TLS")
 
@@ -48,6 +57,8 @@ class IsapiClient:
         self._username = username
         self._password = password if isinstance(password, Secret) else Secret(password)
         self._session: aiohttp.ClientSession | None = None
+        """The leased shared session (None until the first request, and after close)."""
+        self._digest = self._new_digest()
         self.log = log or logging.getLogger(__name__)
         host_part = f"[{host}]" if ":" in host else host
         self.base_url = f"{scheme}://{host_part}:{port}"
@@ -57,33 +68,34 @@ class IsapiClient:
 
     # ------------------------------------------------------------ session
 
-    def _new_session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(ssl=None if self.verify_tls else False, limit=8)
-        kwargs: dict = {"connector": connector, "raise_for_status": False}
+    def _new_digest(self) -> aiohttp.DigestAuthMiddleware | None:
         if self.auth_mode == "basic":
-            # Session-wide header: aiohttp 3.14 deprecates auth=BasicAuth in favour of this.
-            kwargs["headers"] = {"Authorization": aiohttp.encode_basic_auth(self._username,
-                                                                            reveal(self._password))}
-        else:
-            kwargs["middlewares"] = (
-                aiohttp.DigestAuthMiddleware(self._username, reveal(self._password), preemptive=False),
-            )
-        return aiohttp.ClientSession(**kwargs)
+            return None
+        return aiohttp.DigestAuthMiddleware(self._username, reveal(self._password), preemptive=False)
+
+    def _auth(self, headers: dict[str, str] | None = None) -> dict:
+        """This device's credentials for one request on the shared session: its own digest
+        middleware (nonce and count per device), or its basic Authorization header (aiohttp
+        3.14 deprecates auth=BasicAuth in favour of the header)."""
+        if self._digest is not None:
+            return {"middlewares": (self._digest,), "headers": headers}
+        basic = {"Authorization": aiohttp.encode_basic_auth(self._username, reveal(self._password))}
+        return {"headers": {**(headers or {}), **basic}}
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = self._new_session()
+            self._session = httpshare.lease(verify_tls=self.verify_tls, per_device=CONNECTIONS_PER_DEVICE)
         return self._session
 
     async def reset(self) -> None:
-        """Drop the session (and with it any digest challenge state)."""
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            with contextlib.suppress(Exception):
-                await session.close()
+        """Forget the device's digest challenge state (a new middleware, no nonce)."""
+        self._digest = self._new_digest()
 
     async def close(self) -> None:
-        await self.reset()
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await httpshare.give_back(session)
 
     # ------------------------------------------------------------ requests
 
@@ -95,7 +107,7 @@ class IsapiClient:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
             async with self._session_now().request(method, self.base_url + path, data=data,
-                                                   headers=headers, timeout=timeout) as resp:
+                                                   timeout=timeout, **self._auth(headers)) as resp:
                 body = await resp.content.read(MAX_BODY)
                 reply = Reply(resp.status, resp.headers.get("Content-Type", ""), body)
         except TimeoutError:
@@ -126,7 +138,7 @@ class IsapiClient:
                                         sock_read=None)
         try:
             async with asyncio.timeout(self.timeout):
-                resp = await self._session_now().get(self.base_url + path, timeout=timeout)
+                resp = await self._session_now().get(self.base_url + path, timeout=timeout, **self._auth())
         except TimeoutError:
             raise DeviceUnreachable(f"{self.base_url}: no answer (response headers) to GET {path} within "
                                     f"{self.timeout:g} s") from None

@@ -16,6 +16,7 @@ decoder reads what can be read, drops only what cannot, and counts both in ``Dec
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections import Counter, OrderedDict
@@ -28,6 +29,7 @@ from gemhost.values import int_or_none
 
 from . import kernel
 from .assumptions import NAIVE_TIME_IS_HOST_LOCAL
+from .flatxml import flat_alert_fields
 
 MAX_PART = 4 * 1024 * 1024
 """A part larger than this is dropped (a snapshot part is well below it)."""
@@ -51,8 +53,9 @@ class Part:
     headers: dict[str, str]
     body: bytes
 
-    @property
+    @functools.cached_property
     def content_type(self) -> str:
+        """The media type alone, lower-cased (computed once: the decoder asks twice a part)."""
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
@@ -236,14 +239,17 @@ class Alert:
         keep = ("eventDescription", "channelName", "inputIOPortID", "activePostCount",
                 "detectionTarget", "regionID", "relationEvent", "isDataRetransmission",
                 "detectionPicturesNumber", "serialNumber", "macAddress")
-        out = {k: self.fields[k] for k in keep if self.fields.get(k) not in (None, "", {})}
-        target = _target(self.fields)
-        if target:
-            out["detectionTarget"] = target
-        region = _region(self.fields)
-        if region:
-            out["regionID"] = region
-        out.update(self.nested)
+        fields = self.fields
+        out = {k: fields[k] for k in keep if fields.get(k) not in (None, "", {})}
+        if "DetectionRegionList" in fields or "targetType" in fields:  # smart events only
+            target = _target(fields)
+            if target:
+                out["detectionTarget"] = target
+            region = _region(fields)
+            if region:
+                out["regionID"] = region
+        if self.nested:
+            out.update(self.nested)
         if self.time_raw is not None:
             out["device_time"] = self.time_raw
             out["time_source"] = "received"
@@ -301,7 +307,7 @@ def _relation(fields: dict[str, Any]) -> str | None:
 def alert_from_fields(fields: dict[str, Any], nested: dict[str, Any] | None = None) -> Alert | None:
     """The Alert of one document's fields (XML or JSON alike); None without an event type."""
     vendor = str(fields.get("eventType") or "").strip()
-    relation = _relation(fields)
+    relation = _relation(fields) if "DurationList" in fields else None
     follow_up = relation is not None and (not vendor or vendor.lower() in ("duration", relation.lower()))
     if follow_up:
         # "duration" parts say an ongoing smart event still lasts; the event is the relation.
@@ -322,7 +328,7 @@ def alert_from_fields(fields: dict[str, Any], nested: dict[str, Any] | None = No
         channel_id=int_or_none(fields.get("channelID")), dyn_channel_id=int_or_none(fields.get("dynChannelID")),
         post_count=int_or_none(fields.get("activePostCount")), fields=fields,
         key=_condition_key(vendor, fields), event_id=event_id, follow_up=follow_up,
-        nested=dict(nested or {}),
+        nested=dict(nested) if nested else {},
     )
 
 
@@ -338,6 +344,9 @@ class PartError(ValueError):
 
 
 def _xml_fields(doc: bytes) -> dict[str, Any] | None:
+    fields = flat_alert_fields(doc)  # the common flat alert, read strictly (flatxml.py)
+    if fields is not None:
+        return fields
     tag, fields = kernel.load(doc, max_depth=MAX_DEPTH)
     if tag != "EventNotificationAlert" or not isinstance(fields, dict):
         return None
@@ -356,7 +365,9 @@ def parse_alert_xml(body: bytes | str, failures: list[str] | None = None) -> lis
     the others are appended to ``failures``.
     """
     raw = body.encode("utf-8") if isinstance(body, str) else body
-    found = [m.group(0) for m in _ALERT_DOC.finditer(raw)]
+    # A root's name appears twice in one document (open and close tag): look for several
+    # documents only when it appears more often.
+    found = [m.group(0) for m in _ALERT_DOC.finditer(raw)] if raw.count(b"EventNotificationAlert") > 2 else []
     docs = found if len(found) > 1 else [raw]  # one document keeps its XML declaration
     alerts: list[Alert] = []
     failures = failures if failures is not None else []

@@ -225,12 +225,20 @@ def read_time(value: Any) -> dt.datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    for candidate in (text.replace("Z", "+00:00"), _NO_SIGN_OFFSET.sub(r"\1+00:00", text)):
+    for repair in (_zulu, _signless_offset):  # the second only when the first cannot be read
         try:
-            return dt.datetime.fromisoformat(candidate)
+            return dt.datetime.fromisoformat(repair(text))
         except ValueError:
             continue
     return None
+
+
+def _zulu(text: str) -> str:
+    return text.replace("Z", "+00:00")
+
+
+def _signless_offset(text: str) -> str:
+    return _NO_SIGN_OFFSET.sub(r"\1+00:00", text)
 
 
 # ---------------------------------------------------------------- alert fields

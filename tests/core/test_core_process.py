@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 from pathlib import Path
@@ -27,6 +28,9 @@ def test_run_reload_on_sighup_and_clean_stop_on_sigterm(plugin_path: Path, tmp_p
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), os.environ.get("PYTHONPATH", "")]),
            "GEMHOST_STATE_DIR": str(tmp_path / "state")}
     with GemhostProcess("--log-level", "DEBUG", "run", str(site), env=env) as run:
+        # uvloop where installed (a dependency except on Windows), the standard loop otherwise
+        loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+        assert f"on the {loop} event loop" in run.read_until("event loop")
         run.read_until("d1 is online")
         site.write_text(site.read_text() + "  - id: d2\n    driver: demo\n"
                         "    attributes: {host: 127.0.0.2, key: k2, status_interval: 200}\n")

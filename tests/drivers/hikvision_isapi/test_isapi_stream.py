@@ -83,6 +83,28 @@ async def test_stall_counts_from_the_request(sim, driver_factory):
         task.cancel()
 
 
+async def test_cancelling_the_stream_is_never_taken_for_a_stall(sim, driver_factory):
+    """The stall watchdog cancels the stream's task itself; a cancellation that is not its own
+    (the host stopping the device) must end the task, not become a reconnect, and leave no
+    watchdog timer behind."""
+    drv, ctx = driver_factory(make_device(sim, {"front": {"address": 1}}, stream_stall_timeout=2000))
+    task = asyncio.create_task(drv.run_events())
+    await until(lambda: sim.open_streams == 1)
+    sim.trigger_event(1, "VMD")
+    await ctx.wait_for(lambda: ctx.events)
+    loop = asyncio.get_running_loop()
+
+    def watchdogs() -> list:  # the loop's pending stall timers (the driver's ``watch``)
+        return [h for h in loop._scheduled  # noqa: SLF001 - no public view of pending timers
+                if not h.cancelled() and getattr(h._callback, "__name__", "") == "watch"]  # noqa: SLF001
+    assert len(watchdogs()) == 1  # one timer for the stream, however many chunks came
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sim.stream_connects == 1 and "reconnecting" not in [i.get("event_stream") for i in ctx.infos]
+    assert watchdogs() == []
+
+
 async def test_captured_nvr_publishes_event_types_per_zone(driver_factory):
     """What to build: Event/triggers read on connect -> each zone's event_types (the real
     DS-7608NXI-I2 capture), device-level types in the device state."""
