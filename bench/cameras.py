@@ -27,7 +27,7 @@ DESCRIPTION = "<eventDescription>IO alarm</eventDescription>"
 
 
 class BenchCamera(IsapiSimulator):
-    """An IsapiSimulator that remembers when each account first opened its alertStream."""
+    """An IsapiSimulator that remembers when each account last opened its alertStream."""
 
     def __init__(self, users: list[str], **options) -> None:
         super().__init__(kind="camera", username=users[0], password=PASSWORD, **options)
@@ -38,7 +38,7 @@ class BenchCamera(IsapiSimulator):
     async def _alert_stream(self, request):
         user = request.get(USER_KEY)
         if user is not None:
-            self.stream_opened.setdefault(user.name, time.time())
+            self.stream_opened[user.name] = time.time()
         return await super()._alert_stream(request)
 
 
@@ -51,8 +51,9 @@ async def start_cameras(count: int, users: list[str], **options) -> list[BenchCa
     return cams
 
 
-def all_streams_open(cams: list[BenchCamera], user: str) -> bool:
-    return all(user in cam.stream_opened for cam in cams)
+def all_streams_open(cams: list[BenchCamera], user: str, since: float = 0.0) -> bool:
+    """Every camera saw ``user`` open its alertStream at ``since`` or later."""
+    return all(cam.stream_opened.get(user, -1.0) >= since for cam in cams)
 
 
 def last_stream_opened(cams: list[BenchCamera], user: str) -> float:

@@ -55,8 +55,8 @@ class EventLog:
                     self._counts[name] += 1
         return dict(self._counts)
 
-    def report(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Per consumer: (latencies in ms, arrival times), in arrival order."""
+    def report(self, since: float = 0.0) -> dict[str, tuple[list[float], list[float]]]:
+        """Per consumer: (latencies in ms, arrival times) of what arrived from ``since`` on."""
         out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in self.filters}
         for line in self.path.read_bytes().split(b"\n"):
             parts = line.split(b" ", 2)
@@ -67,6 +67,8 @@ class EventLog:
             if name is None:
                 continue
             arrived = float(parts[0])
+            if arrived < since:
+                continue
             out[name][0].append(round((arrived - stamp) * 1000, 3))
             out[name][1].append(arrived)
         return out

@@ -194,7 +194,7 @@ async def start_consumer(name: str, children: Children, cams: list[BenchCamera],
         result = Result(name, child)
         result.baseline_rss = (await child.expect("baseline", 60))["baseline"]
     user = USERS[name]
-    await wait_until(lambda: all_streams_open(cams, user) or not child.alive(), args.connect_timeout,
+    await wait_until(lambda: all_streams_open(cams, user, child.started) or not child.alive(), args.connect_timeout,
                      f"{name}: every camera's alertStream open", every=0.1)
     if not child.alive():
         raise RuntimeError(f"{name} exited while connecting; its log: {child.log}\n{child.tail()}")
@@ -213,15 +213,16 @@ async def profile(result: Result, args: argparse.Namespace) -> asyncio.subproces
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
 
-async def counts(results: list[Result], events: EventLog) -> None:
-    """Delivered so far: the receiver for MQTT consumers, pyhik's own count for pyhik."""
+async def counts(results: list[Result], events: EventLog, before: dict[str, int]) -> None:
+    """Delivered in this window: the receiver for MQTT consumers (minus what it had seen
+    before the window), pyhik's own count for pyhik (a fresh process each window)."""
     seen = events.counts()
     for r in results:
         if r.name == "pyhik":
             await r.child.send({"count": 1})
             r.delivered = (await r.child.expect("counts", 30))["counts"]["delivered"]
         else:
-            r.delivered = seen.get(r.name, 0)
+            r.delivered = seen.get(r.name, 0) - before.get(r.name, 0)
 
 
 async def measure(results: list[Result], cams: list[BenchCamera], events: EventLog,
@@ -235,6 +236,7 @@ async def measure(results: list[Result], cams: list[BenchCamera], events: EventL
     ours = [r.child.pid for r in results] + [sub.pid]
     ours_cpu0 = sum(cpu_seconds(p) for p in ours) + time.process_time()
     sub_cpu0, cams_cpu0 = cpu_seconds(sub.pid), time.process_time()
+    before, since = events.counts(), time.time()
     busy0, wall0 = machine_busy(), time.monotonic()
     emitter = Emitter(cams, args.rate)
     profilers = [await profile(r, args) for r in results if r.name in args.profile]
@@ -242,9 +244,12 @@ async def measure(results: list[Result], cams: list[BenchCamera], events: EventL
     for proc in profilers:
         await proc.wait()
     emit_wall = time.monotonic() - wall0
+    # Let the cameras write the last alerts before counting: reading the receiver's file
+    # blocks this process (the cameras' loop) for a moment, which would delay those alerts.
+    await asyncio.sleep(1.0)
     deadline = time.monotonic() + args.drain
     while True:
-        await counts(results, events)
+        await counts(results, events, before)
         now = time.monotonic()
         for r in results:
             if r.delivered >= emitter.sent and not r.finished:
@@ -260,7 +265,7 @@ async def measure(results: list[Result], cams: list[BenchCamera], events: EventL
     ours_cpu = sum(cpu_seconds(p) for p in ours) + time.process_time() - ours_cpu0
     sub_cpu, cams_cpu = cpu_seconds(sub.pid) - sub_cpu0, time.process_time() - cams_cpu0
     busy = machine_busy() - busy0
-    received = events.report()
+    received = events.report(since)
     for r in results:
         if r.name == "pyhik":
             await r.child.send({"report": 1})
@@ -294,10 +299,11 @@ async def consume(args: argparse.Namespace, children: Children, cams: list[Bench
         window = await window_of(results)
         return [(r, window) for r in results]
     pairs = []
-    for name in args.consumers:
-        result = await connect(name)
-        pairs.append((result, await window_of([result])))
-        await children.stop(result.child)
+    for _ in range(args.rounds):  # rounds alternate the consumers: slow drifts of the machine's load even out
+        for name in args.consumers:
+            result = await connect(name)
+            pairs.append((result, await window_of([result])))
+            await children.stop(result.child)
     return pairs
 
 
@@ -371,16 +377,23 @@ def print_results(pairs: list[tuple[Result, dict]], args: argparse.Namespace) ->
         print("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=True)))
     for r, window in pairs:
         print(f"{r.name}: slowest seconds of the window (p99 ms): {worst_seconds(r, window)}")
-    by = {r.name: r for r, _ in pairs}
-    if "gemhost" in by:
-        g = by["gemhost"]
+    totals: dict[str, dict] = {}
+    for r, _ in pairs:
+        t = totals.setdefault(r.name, {"delivered": 0, "cpu": 0.0, "memory": [], "latencies": []})
+        t["delivered"] += r.delivered
+        t["cpu"] += r.cpu
+        t["memory"].append(r.ready_rss - r.baseline_rss)
+        t["latencies"] += r.latencies
+    if "gemhost" in totals:
+        g = totals["gemhost"]
         for other_name in ("pyhik", "pyhik+paho"):
-            if other_name in by:
-                o = by[other_name]
-                eff = (g.delivered / max(g.cpu, 1e-9)) / (o.delivered / max(o.cpu, 1e-9))
-                mem = (o.ready_rss - o.baseline_rss) / max(g.ready_rss - g.baseline_rss, 1)
+            if other_name in totals:
+                o = totals[other_name]
+                eff = (g["delivered"] / max(g["cpu"], 1e-9)) / (o["delivered"] / max(o["cpu"], 1e-9))
+                mem = statistics.fmean(o["memory"]) / max(statistics.fmean(g["memory"]), 1)
                 print(f"gemhost vs {other_name}: {eff:.2f}x events per CPU second, {mem:.1f}x less memory "
-                      f"per camera, p99 {percentile(g.latencies, 99):.1f} vs {percentile(o.latencies, 99):.1f} ms")
+                      f"per camera, p99 {percentile(g['latencies'], 99):.1f} vs "
+                      f"{percentile(o['latencies'], 99):.1f} ms (all windows)")
 
 
 def worst_seconds(result: Result, window: dict, count: int = 5) -> str:
@@ -407,6 +420,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--together", action="store_true",
                         help="all consumers read the same alerts at once (default: each in its turn, the "
                              "others stopped, so none is starved by another's threads)")
+    parser.add_argument("--rounds", type=int, default=1, help="turns of every consumer (not with --together)")
     parser.add_argument("--status-interval", type=int, help="gemhost liveness poll interval, ms "
                         "(default: the driver's)")
     parser.add_argument("--heartbeat", type=float, default=10.0, help="camera heartbeat seconds")
