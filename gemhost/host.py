@@ -19,6 +19,7 @@ from typing import Any
 
 from gemhost import __version__, errors, target
 from gemhost.bus import Bus, DeviceStateChanged, SiteApplied, SnapshotTaken
+from gemhost.connectgate import ConnectGate
 from gemhost.contain import bounded
 from gemhost.errors import CommandError, StartupError
 from gemhost.lifetime import ENDED_BY_RELOAD
@@ -49,6 +50,7 @@ class Host:
         self.registry = registry or load_registry()
         self.bus = Bus()
         self.runners: dict[str, DeviceRunner] = {}
+        self.connect_gate = ConnectGate()
         self.site: SiteConfig | None = None
         self.started_at = now()
         self._monotonic_start = time.monotonic()
@@ -170,7 +172,7 @@ class Host:
         entry = self.registry.drivers[config.driver]
         assert self.site is not None
         runner = DeviceRunner(config, entry, self.site.host, self.bus, self.site_path, self.add_zones,
-                              events=self._events)
+                              events=self._events, connect_gate=self.connect_gate)
         self.runners[config.id] = runner
         runner.start()
 

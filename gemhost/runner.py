@@ -18,6 +18,7 @@ from gemhost import errors
 from gemhost.attributes import device_view
 from gemhost.backoff import Backoff
 from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
+from gemhost.connectgate import ConnectGate
 from gemhost.contain import bounded
 from gemhost.errors import AuthError, CommandError, one_line
 from gemhost.lifetime import ENDED_BY_OFFLINE, ENDED_BY_RELOAD, ENDED_BY_STOP, EventLifetime
@@ -53,7 +54,8 @@ class DeviceRunner:
     """Runs one device and implements the :class:`gemhost.driver.DeviceContext` it is given."""
 
     def __init__(self, config: DeviceConfig, entry: DriverEntry, host_cfg: HostConfig, bus: Bus,
-                 site_path: Path | None, add_zones: AddZones | None = None, *, events: bool = True) -> None:
+                 site_path: Path | None, add_zones: AddZones | None = None, *, events: bool = True,
+                 connect_gate: ConnectGate | None = None) -> None:
         self.config = config
         self.entry = entry
         self.host_cfg = host_cfg
@@ -61,6 +63,8 @@ class DeviceRunner:
         self.site_path = site_path
         self._add_zones = add_zones
         self.events_wanted = events
+        self._connect_gate = connect_gate
+        """Shared by the host's devices: connection attempts take turns (gemhost.connectgate)."""
         self.log = logging.LoggerAdapter(logging.getLogger(f"gemhost.device.{config.id}"),
                                          {"device": config.id})
         self.state = DeviceState(driver=config.driver)
@@ -227,8 +231,7 @@ class DeviceRunner:
             # point of the interval, later ones at the interval, slightly jittered.
             delay = self.interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             try:
-                info = await self._on_device(self.driver.poll if self._connected else self.driver.connect,
-                                             self.host_cfg.command_timeout, f"liveness:{self.config.id}")
+                info = await self._poll_or_connect()
                 if not self._connected:
                     delay = self.interval * random.random()
                     self._connected = True
@@ -259,6 +262,15 @@ class DeviceRunner:
             finally:
                 self.first_attempt.set()
             await asyncio.sleep(delay)
+
+    async def _poll_or_connect(self) -> Any:
+        name = f"liveness:{self.config.id}"
+        if self._connected:
+            return await self._on_device(self.driver.poll, self.host_cfg.command_timeout, name)
+        if self._connect_gate is None:
+            return await self._on_device(self.driver.connect, self.host_cfg.command_timeout, name)
+        async with self._connect_gate.turn():
+            return await self._on_device(self.driver.connect, self.host_cfg.command_timeout, name)
 
     async def _events(self) -> None:
         backoff = Backoff(initial=1.0, maximum=60.0)
