@@ -26,8 +26,10 @@ from collections.abc import Callable, Iterable
 
 log = logging.getLogger("gemhost.gc")
 
-SETTLE = 5.0
-"""Seconds after the last device's first connection attempt (its event stream opens then)."""
+SETTLE = 1.0
+"""Seconds after the last device's first connection attempt (its event stream opens within
+milliseconds of a good connect). The collection itself stops the loop once, for about 0.1 s
+with a thousand devices: better in the start-up second than later in the middle of traffic."""
 LONGEST = 120.0
 """Freeze by then even if some device is still trying."""
 
