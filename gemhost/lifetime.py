@@ -21,7 +21,8 @@ on that zone is open. The runner owns publishing; this class owns only the rules
 from __future__ import annotations
 
 import asyncio
-import uuid
+import itertools
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -51,9 +52,15 @@ class _Condition:
     repeats: int = 0
 
 
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+
+
 def new_event_id() -> str:
-    """Unique across devices and restarts: consumers correlate active, update and inactive by it."""
-    return uuid.uuid4().hex
+    """Unique across devices and restarts: consumers correlate active, update and inactive by
+    it. 32 hex digits like a UUID: 64 random bits drawn once per process, then a counter (a
+    uuid4 per event is a system call for 16 random bytes, a visible cost at 1,000 events/s)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 class EventLifetime:
