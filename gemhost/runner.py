@@ -21,6 +21,7 @@ from gemhost.bus import Bus, DeviceStateChanged, ZoneStateChanged
 from gemhost.connectgate import ConnectGate
 from gemhost.contain import bounded
 from gemhost.errors import AuthError, CommandError, one_line
+from gemhost.flag import Flag
 from gemhost.lifetime import ENDED_BY_OFFLINE, ENDED_BY_RELOAD, ENDED_BY_STOP, EventLifetime
 from gemhost.model import (
     AUTH_FAILED,
@@ -79,15 +80,14 @@ class DeviceRunner:
         self._probe = asyncio.Lock()
         """While a refused login is unresolved, device operations take turns through this."""
         self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle = Flag(True)
         self._last_refusal = ""
         self._refusals = 0
         self._auth_failures = 0
         self._connected = False
         self._tasks: list[asyncio.Task] = []
         self.progress_listeners: list[Callable[[int, int | None, str], None]] = []
-        self.first_attempt = asyncio.Event()
+        self.first_attempt = Flag()
         """Set once the first connect attempt finished, either way (``gemhost call`` waits on it)."""
         self.init_error: str | None = None
         try:

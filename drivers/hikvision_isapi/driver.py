@@ -10,6 +10,7 @@ from gemhost import capability_replies, outputs
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
+from gemhost.flag import Flag
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 from gemhost.schema import bundled_schema
 from gemhost.timedstops import TimedStops
@@ -56,8 +57,7 @@ class IsapiDriver(Driver):
         self.info = DeviceInfo(manufacturer="Hikvision")
         self.ip_channel_ids: list[int] = []
         self.stream_state: str | None = None
-        self._auth_ok = asyncio.Event()
-        self._auth_ok.set()
+        self._auth_ok = Flag(True)
         self.client.on_refused = self._auth_ok.clear  # a refused command holds the stream back too
         self._timers = TimedStops(self.log)
         """Pending PTZ stops (``duration``) by channel and pulse ends by output."""
