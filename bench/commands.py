@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cameras import PASSWORD, start_cameras  # noqa: E402
-from common import Child, Children, loopback_port, machine, mosquitto_child, percentile, run_main  # noqa: E402
+from common import Child, Children, cpu_seconds, loopback_port, machine, mosquitto_child, percentile, run_main  # noqa: E402
 from gemhost_drivers.hikvision_isapi.client import IsapiClient  # noqa: E402
 
 BASE = "gem/bench"
@@ -154,10 +154,13 @@ def site_text(broker_port: int, ports: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def start(children: Children, work: Path, args: argparse.Namespace) -> tuple[MqttRequester, list[int]]:
-    """mosquitto, the cameras' process and the host; a requester that saw every camera online."""
+async def start(children: Children, work: Path, args: argparse.Namespace,
+                processes: dict[str, int]) -> tuple[MqttRequester, list[int]]:
+    """mosquitto, the cameras' process and the host (their pids into ``processes``); a
+    requester that saw every camera online."""
     broker_port = loopback_port()
-    await children.start(mosquitto_child(work, broker_port, "set_tcp_nodelay true\n" if args.broker_nodelay else ""))
+    broker = await children.start(mosquitto_child(work, broker_port,
+                                                  "set_tcp_nodelay true\n" if args.broker_nodelay else ""))
     ports_file = work / "ports.json"
     cams = await children.start(Child("cameras", [sys.executable, str(Path(__file__).resolve()), "--role",
                                                   "cameras", "--ports-file", str(ports_file)],
@@ -166,8 +169,9 @@ async def start(children: Children, work: Path, args: argparse.Namespace) -> tup
     ports = json.loads(ports_file.read_text())
     (work / "site.yaml").write_text(site_text(broker_port, ports))
     env = {**os.environ, "GEMHOST_STATE_DIR": str(work / "state")}
-    await children.start(Child("gemhost", [sys.executable, "-m", "gemhost.cli", "--log-level", "WARNING",
-                                           "run", str(work / "site.yaml")], work / "gemhost.log", env=env))
+    host = await children.start(Child("gemhost", [sys.executable, "-m", "gemhost.cli", "--log-level", "WARNING",
+                                                  "run", str(work / "site.yaml")], work / "gemhost.log", env=env))
+    processes.update({"gemhost": host.pid, "mosquitto": broker.pid, "cameras": cams.pid})
     requester = MqttRequester(broker_port, args.qos)
     for _ in range(100):
         try:
@@ -184,7 +188,13 @@ async def start(children: Children, work: Path, args: argparse.Namespace) -> tup
     return requester, ports
 
 
-async def measure(requester: MqttRequester, ports: list[int], requests: int) -> dict[tuple[str, int], list[float]]:
+def cpu_now(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each child, and of this process (requester and direct clients)."""
+    return {**{name: cpu_seconds(pid) for name, pid in processes.items()}, "requester": time.process_time()}
+
+
+async def measure(requester: MqttRequester, ports: list[int], requests: int, processes: dict[str, int],
+                  cpu: dict[tuple[str, int], dict[str, float]]) -> dict[tuple[str, int], list[float]]:
     clients = [IsapiClient("127.0.0.1", port, username=USER, password=PASSWORD) for port in ports]
     sessions = [aiohttp.ClientSession(middlewares=(aiohttp.DigestAuthMiddleware(USER, PASSWORD),)) for _ in ports]
     urls = [f"http://127.0.0.1:{port}{DEVICE_INFO}" for port in ports]
@@ -210,7 +220,10 @@ async def measure(requester: MqttRequester, ports: list[int], requests: int) -> 
         results: dict[tuple[str, int], list[float]] = {}
         for parallel in (1, PARALLEL):
             for name, (call, targets) in ways.items():
+                before = cpu_now(processes)
                 results[(name, parallel)] = await run_way(call, targets, requests, parallel)
+                after = cpu_now(processes)
+                cpu[(name, parallel)] = {k: after[k] - before[k] for k in after}
         return results
     finally:
         for client in clients:
@@ -226,8 +239,10 @@ async def run(args: argparse.Namespace) -> int:
     requester: MqttRequester | None = None
     ok = False
     try:
-        requester, ports = await start(children, work, args)
-        print_results(await measure(requester, ports, args.requests), args)
+        processes: dict[str, int] = {}
+        cpu: dict[tuple[str, int], dict[str, float]] = {}
+        requester, ports = await start(children, work, args, processes)
+        print_results(await measure(requester, ports, args.requests, processes, cpu), cpu, args)
         ok = True
         return 0
     finally:
@@ -240,13 +255,18 @@ async def run(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def print_results(results: dict[tuple[str, int], list[float]], args: argparse.Namespace) -> None:
+def print_results(results: dict[tuple[str, int], list[float]], cpu: dict[tuple[str, int], dict[str, float]],
+                  args: argparse.Namespace) -> None:
     broker = "mosquitto with set_tcp_nodelay true" if args.broker_nodelay else "stock mosquitto"
     print(f"get_device_info, {args.requests} requests per row, requests at QoS {args.qos}, {broker}; {machine()}")
-    print(f"{'way':28} {'in parallel':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    names = ("gemhost", "mosquitto", "cameras", "requester")
+    print(f"{'way':28} {'in parallel':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}   CPU ms per request: "
+          + " ".join(f"{n:>9}" for n in names))
     for (name, parallel), values in results.items():
+        used = cpu.get((name, parallel), {})
+        per = " ".join(f"{1000 * used.get(n, 0.0) / len(values):9.3f}" for n in names)
         print(f"{name:28} {parallel:>11} {statistics.median(values):8.2f} {percentile(values, 99):8.2f} "
-              f"{statistics.fmean(values):8.2f}")
+              f"{statistics.fmean(values):8.2f}   {' ' * 20}{per}")
     for parallel in (1, PARALLEL):
         mqtt = statistics.median(results[("MQTT (gemhost)", parallel)])
         direct = statistics.median(results[("direct, driver's client", parallel)])

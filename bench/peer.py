@@ -371,7 +371,7 @@ def print_results(pairs: list[tuple[Result, dict]], args: argparse.Namespace) ->
                      f"{statistics.median(lat):.1f}" if lat else "-", f"{percentile(lat, 99):.1f}",
                      f"{max(lat, default=float('nan')):.0f}", f"{1000 * r.cpu / max(r.delivered, 1):.3f}",
                      f"{100 * r.sys / max(r.cpu, 1e-9):.0f}%", f"{r.cpu / window['window']:.2f}",
-                     f"{(r.ready_rss - r.baseline_rss) / args.cameras / 1024:.0f}", f"{r.connect:.1f}"))
+                     f"{(r.ready_rss - r.baseline_rss) / args.cameras / 1024:.1f}", f"{r.connect:.1f}"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     for row in (head, *rows):
         print("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=True)))
