@@ -47,6 +47,9 @@ MAX_WINDOW = 128
 """Upper bound whatever the broker allows: enough to hide the round trip, small enough that
 a broken connection re-sends little (delivery is at least once)."""
 
+READ_BURST = 8
+"""paho reads handed over per pass of the event loop (each may take several packets)."""
+
 Done = Callable[[int | None], None]
 """Called with the PUBACK's reason code (0 accepted, >= 0x80 refused), or None when the
 connection was lost before the broker acknowledged."""
@@ -70,6 +73,7 @@ class BridgeClient(aiomqtt.Client):
         """When the last PUBACK arrived (a window that never moves means a stuck broker)."""
         self._inflight: dict[int, Done] = {}
         self._wire: Wire | None = None
+        self._paho_write_due = False
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     # ------------------------------------------------------------ window
@@ -185,18 +189,65 @@ class BridgeClient(aiomqtt.Client):
         # registered after it, replaces it: it hands paho only reads that brought it something.
         self._loop.call_soon_threadsafe(self._loop.add_reader, wire.fileno(), self._readable, wire)
 
+    def _on_socket_register_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        """paho has packets to write. aiomqtt would ``add_writer`` paho's socket, but the
+        wire's own writer (a full kernel buffer) is registered on the same descriptor, and an
+        event loop keeps one writer per descriptor: whichever came second replaced the other,
+        and the wire's kept bytes (replies, PUBACKs) then waited for ever. The wire takes any
+        write at once and waits for writability itself, so paho is only asked to hand its
+        packets over, once per pass of the loop."""
+        if self._wire is None or sock is not self._wire:
+            super()._on_socket_register_write(client, userdata, sock)
+            return
+        if not self._paho_write_due:
+            self._paho_write_due = True
+            self._loop.call_soon_threadsafe(self._paho_write)
+
+    def _on_socket_unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        if self._wire is None or sock is not self._wire:
+            super()._on_socket_unregister_write(client, userdata, sock)
+        # else: nothing is registered for paho (see _on_socket_register_write); the wire's
+        # own writer stays until its bytes are sent
+
+    def _paho_write(self) -> None:
+        self._paho_write_due = False
+        try:
+            self._client.loop_write()
+        except Exception as exc:  # as aiomqtt's writer: a broken connection ends the client
+            if not self._disconnected.done():
+                self._disconnected.set_exception(exc)
+
     def _readable(self, wire: Wire) -> None:
         """The socket can be read: the wire takes the PUBACKs; paho reads the rest (its
         packets, the end of the connection) as under aiomqtt's own reader."""
         try:
-            if not wire.fill():
-                return
-            while True:
-                if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or wire.pending() <= 0:
-                    return
+            if wire.fill():
+                self._hand_to_paho(wire)
         except Exception as exc:  # as aiomqtt's reader: a broken connection ends the client
-            if not self._disconnected.done():
-                self._disconnected.set_exception(exc)
+            self._broken(exc)
+
+    def _hand_to_paho(self, wire: Wire) -> None:
+        """Let paho read what the wire holds, READ_BURST reads at a time. One read of the
+        socket can hold thousands of small messages (a flood); handing them all over in one
+        go would fill the incoming backlog before the bridge's reader took a single one (the
+        overflow then answers requests ``busy``), so the rest waits for the next pass of the
+        loop, after the reader's turn."""
+        for _ in range(READ_BURST):
+            if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or wire.pending() <= 0:
+                return
+        self._loop.call_soon(self._hand_more, wire)
+
+    def _hand_more(self, wire: Wire) -> None:
+        if wire is not self._wire:
+            return  # the connection ended meanwhile
+        try:
+            self._hand_to_paho(wire)
+        except Exception as exc:
+            self._broken(exc)
+
+    def _broken(self, exc: BaseException) -> None:
+        if not self._disconnected.done():
+            self._disconnected.set_exception(exc)
 
     def _puback(self, mid: int, reason: int) -> bool:
         """A PUBACK read by the wire: True when it acknowledges one of this window's publishes."""

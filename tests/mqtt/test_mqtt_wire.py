@@ -249,3 +249,57 @@ async def test_in_flight_publishes_fail_when_the_connection_is_lost():
         except aiomqtt.MqttError:
             pass
         await server.wait_closed()
+
+
+async def test_paho_and_the_wire_both_get_written_when_the_socket_buffer_fills():
+    """A broker that stops reading for a while (the kernel buffers fill, so the wire waits for
+    writability) while both the wire (the host's QoS 1 publishes) and paho (a ``busy`` reply
+    given from the receive path goes through paho) have bytes to send: once the broker reads
+    again, every byte of both arrives. (An event loop keeps one writer per socket: paho's
+    writer registered over the wire's left the wire's bytes waiting for ever, and replies
+    were lost under a request flood.)"""
+    received = bytearray()
+    resume = asyncio.Event()
+
+    async def slow_broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # CONNECT
+        writer.write(b"\x20\x02\x00\x00")  # CONNACK, accepted (3.1.1)
+        await writer.drain()
+        await resume.wait()  # meanwhile the host's socket buffer fills
+        while chunk := await reader.read(1 << 20):
+            received.extend(chunk)
+
+    server = await asyncio.start_server(slow_broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = BridgeClient(hostname="127.0.0.1", port=port, protocol=aiomqtt.ProtocolVersion.V311, timeout=10)
+    payload = b"w" * (1 << 20)
+    try:
+        await client.__aenter__()
+        expected = 0
+        for n in range(client.window):  # far beyond the kernel buffers: the wire's writer registers
+            client.publish_nowait(f"wire/{n}", payload, lambda code: None)
+            expected += len(publish_packet(f"wire/{n}", payload, 1))
+        await asyncio.sleep(0.05)
+        assert client._wire is not None and client._wire._writer  # the kernel buffer is full
+        for n in range(20):  # then paho writes too
+            info = client._client.publish(f"paho/{n}", payload, qos=1)
+            assert info.rc == paho.MQTT_ERR_SUCCESS
+            expected += len(publish_packet(f"paho/{n}", payload, 1))
+        await asyncio.sleep(0.05)
+        resume.set()
+
+        async def everything() -> None:
+            while len(received) < expected:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(everything(), 30)
+        assert len(received) == expected
+        assert received.count(b"paho/") == 20 and received.count(b"wire/") == client.window
+    finally:
+        resume.set()
+        server.close()
+        try:
+            await client.__aexit__(None, None, None)
+        except aiomqtt.MqttError:
+            pass
+        await server.wait_closed()
