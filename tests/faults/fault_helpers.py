@@ -223,6 +223,12 @@ class Collector:
         return [json.loads(m.payload) for m in self.messages if m.topic.value == topic]
 
 
+KEEP_EVERYTHING = "max_queued_messages 1000000\n"
+"""mosquitto option: never drop messages queued for a slow client (its default keeps 1,000
+beyond the in-flight ones and drops the rest, QoS 1 included). A flood test that needs every
+request to reach gemhost runs its broker with this, so what it measures is gemhost."""
+
+
 async def publish_lines(port: int, topic: str, lines: list[bytes], qos: int = 1) -> None:
     """Publish one message per line at full speed with mosquitto_pub (a separate process, so
     the flood does not share the host's event loop)."""

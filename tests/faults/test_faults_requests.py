@@ -16,12 +16,11 @@ import json
 from collections import Counter
 
 import pytest
-from fault_helpers import B, Collector, connected, publish_lines, site_yaml, until
+from fault_helpers import KEEP_EVERYTHING, B, Collector, connected, publish_lines, site_yaml, until
 
 pytestmark = pytest.mark.mosquitto
 
 FLOOD = 20_000
-KEEP_EVERYTHING = "max_queued_messages 1000000\n"  # the broker never drops for a slow client
 ECHO = f"{B}/cam1/cmd/echo"
 
 
