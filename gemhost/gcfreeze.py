@@ -34,19 +34,38 @@ LONGEST = 120.0
 """Freeze by then even if some device is still trying."""
 
 
+STAGE = 200
+"""While devices are still starting, what every STAGE more started devices created is frozen
+too: each collection then walks only what came since the previous one (tens of ms), instead of
+one pass over everything at the end (about 0.2 s at 2,000 devices, with traffic flowing)."""
+
+
 async def freeze_when_started(runners: Callable[[], Iterable], *, settle: float = SETTLE,
-                              longest: float = LONGEST) -> None:
-    """Wait until every device (``runners()``: objects with a ``first_attempt`` event) made
-    its first attempt, then ``settle`` seconds more; collect once and freeze what is left."""
+                              longest: float = LONGEST, stage: int = STAGE) -> None:
+    """Wait until every device (``runners()``: objects with a ``first_attempt`` flag) made
+    its first attempt, then ``settle`` seconds more; collect once and freeze what is left.
+    On the way, freeze in stages of ``stage`` started devices (see STAGE)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + longest
-    while loop.time() < deadline and not all(r.first_attempt.is_set() for r in runners()):
+    frozen_at = 0
+    while loop.time() < deadline:
+        current = list(runners())
+        started = sum(1 for r in current if r.first_attempt.is_set())
+        if started >= len(current):
+            break
+        if started - frozen_at >= stage:
+            _collect_and_freeze()
+            frozen_at = started
         await asyncio.sleep(0.5)
     await asyncio.sleep(settle)
-    gc.collect()
+    _collect_and_freeze()
+    trim_heap()
+
+
+def _collect_and_freeze() -> None:
+    gc.collect()  # frozen objects are not walked: only what came since the last freeze
     gc.freeze()
     log.debug("garbage collector: %d start-up objects frozen", gc.get_freeze_count())
-    trim_heap()
 
 
 def trim_heap() -> bool:

@@ -11,6 +11,7 @@ from gemhost.bus import DeviceStateChanged, EventRaised, SiteApplied, ZoneStateC
 from gemhost.errors import CommandError
 from gemhost.host import Host
 from gemhost.model import AUTH_FAILED, OFFLINE, ONLINE, STOPPED
+from gemhost.testing import until
 
 SITE = """
 site: {id: home}
@@ -354,6 +355,34 @@ async def test_gc_freeze_waits_for_first_attempts():
         runners[1].first_attempt.set()
         await asyncio.wait_for(task, 10)
         assert gc.get_freeze_count() > 0
+    finally:
+        task.cancel()
+        gc.unfreeze()
+
+
+async def test_gc_freeze_freezes_in_stages_while_many_devices_start():
+    """With more devices than a stage, what the first ones created is frozen before the last
+    one has started, so no single collection walks the whole start-up."""
+    import gc
+
+    from gemhost.flag import Flag
+    from gemhost.gcfreeze import freeze_when_started
+
+    class Runner:
+        def __init__(self) -> None:
+            self.first_attempt = Flag()
+
+    runners = [Runner() for _ in range(5)]
+    gc.unfreeze()
+    task = asyncio.create_task(freeze_when_started(lambda: runners, settle=0.01, longest=30, stage=2))
+    try:
+        for runner in runners[:2]:
+            runner.first_attempt.set()
+        await until(lambda: gc.get_freeze_count() > 0, "the first stage frozen", timeout=10)
+        assert not task.done()  # three devices have not started yet
+        for runner in runners[2:]:
+            runner.first_attempt.set()
+        await asyncio.wait_for(task, 10)
     finally:
         task.cancel()
         gc.unfreeze()
