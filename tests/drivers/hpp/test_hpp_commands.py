@@ -149,7 +149,7 @@ async def test_failed_background_stop_is_logged_not_raised(connected, hpp, sim, 
     await run(driver, hpp, "ptz_pan_tilt", {"address": "Q10000002:1", "pan": 10, "tilt": 0, "duration": 20})
     sim.cloud.set_online("Q10000002", False)
     await until(lambda: "PTZ stop after 20 ms on Q10000002:1 failed" in caplog.text)
-    assert driver._timers == {}
+    await until(lambda: driver._timers == {}, "the failed stop's timer gone")
 
 
 async def test_camera_set_output_follows_a_4_22(connected, hpp, sim):
@@ -191,7 +191,7 @@ async def test_set_output_pulses_and_refuses_state_with_pulse(connected, hpp, si
     switches = [json.loads(r["body"])["OutputsCtrl"]["switch"]
                 for r in sim.transparent_log if r["uri"] == "ISAPI/SecurityCP/control/outputs?format=json"]
     assert switches == ["open", "close"]
-    assert driver._timers == {}
+    await until(lambda: driver._timers == {}, "the pulse's timer gone once its request ended")
     before = len(sim.transparent_log)
     with pytest.raises(InvalidArgs, match="exactly one of state"):
         await run(driver, hpp, "set_output", {"address": "Q20000001", "output": 1, "state": "on", "pulse": 50})
