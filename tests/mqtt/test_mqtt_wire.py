@@ -200,6 +200,16 @@ async def test_window_follows_the_brokers_receive_maximum(mqtt_broker):
         assert len(done) == 200 and set(done) == {0}
 
 
+async def close_both(client: BridgeClient, server: asyncio.Server) -> None:
+    """End a test's client and its stand-in broker, whatever state the connection is in."""
+    server.close()
+    try:
+        await client.__aexit__(None, None, None)
+    except aiomqtt.MqttError:
+        pass
+    await server.wait_closed()
+
+
 async def test_in_flight_publishes_fail_when_the_connection_is_lost():
     """A broker that accepts the connection and never acknowledges, then goes away: every
     publish in flight is reported lost (done(None)), none as acknowledged."""
@@ -243,12 +253,7 @@ async def test_in_flight_publishes_fail_when_the_connection_is_lost():
         with pytest.raises(aiomqtt.MqttError):
             await client.publish("x/after", b"x", qos=1, timeout=2)
     finally:
-        server.close()
-        try:
-            await client.__aexit__(None, None, None)
-        except aiomqtt.MqttError:
-            pass
-        await server.wait_closed()
+        await close_both(client, server)
 
 
 async def test_paho_and_the_wire_both_get_written_when_the_socket_buffer_fills():
@@ -297,9 +302,4 @@ async def test_paho_and_the_wire_both_get_written_when_the_socket_buffer_fills()
         assert received.count(b"paho/") == 20 and received.count(b"wire/") == client.window
     finally:
         resume.set()
-        server.close()
-        try:
-            await client.__aexit__(None, None, None)
-        except aiomqtt.MqttError:
-            pass
-        await server.wait_closed()
+        await close_both(client, server)
