@@ -128,7 +128,7 @@ class BridgeClient(aiomqtt.Client):
         try:
             async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 await self._slot()
-                self.publish_nowait(topic, _payload_bytes(payload), done, qos=qos, retain=retain,
+                self.publish_nowait(topic, payload_bytes(payload), done, qos=qos, retain=retain,
                                     properties=properties)
                 self._wake_sender()
                 code = await acked
@@ -276,8 +276,9 @@ class BridgeClient(aiomqtt.Client):
                 waiter.set_exception(aiomqtt.MqttError("disconnected"))
 
 
-def _payload_bytes(payload: Any) -> bytes:
-    """aiomqtt's payload types as the bytes paho would send."""
+def payload_bytes(payload: Any) -> bytes:
+    """aiomqtt's payload types as the bytes paho would send (and a received message's payload
+    as bytes: paho delivers bytes, aiomqtt's type allows the others)."""
     if payload is None:
         return b""
     if isinstance(payload, (bytes, bytearray)):

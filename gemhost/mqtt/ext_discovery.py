@@ -22,6 +22,7 @@ import aiomqtt
 
 from gemhost import bus as busmod
 from gemhost.mqtt import discovery
+from gemhost.mqtt.client import payload_bytes
 from gemhost.mqtt.extension import BridgeContext, Extension, Subscription
 from gemhost.mqtt.outbox import CLEAR, to_json
 from gemhost.mqtt.session import ONLINE
@@ -59,8 +60,7 @@ class DiscoveryExtension(Extension):
     async def on_message(self, message: aiomqtt.Message) -> bool:
         if not self.enabled or message.topic.value != self.ctx.topics.ha_status:
             return False
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-        if payload.strip() == ONLINE:
+        if payload_bytes(message.payload).strip() == ONLINE:
             self._ha_online()
         return True
 

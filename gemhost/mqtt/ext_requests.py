@@ -17,15 +17,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gemhost.errors import BAD_REQUEST, BUSY, CommandError
+from gemhost.mqtt.client import payload_bytes
 from gemhost.mqtt.commands import CommandRunner, Router, reply_payload, request_id
 from gemhost.mqtt.connection import publish_now
 from gemhost.mqtt.extension import BridgeContext, Extension, Subscription
 
 log = logging.getLogger("gemhost.mqtt")
-
-
-def _payload(message: aiomqtt.Message) -> bytes:
-    return message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
 
 
 class RequestsExtension(Extension):
@@ -47,7 +44,7 @@ class RequestsExtension(Extension):
         parsed = self.ctx.topics.parse_command(topic)
         if parsed is None:
             return False
-        payload = _payload(message)
+        payload = payload_bytes(message.payload)
         if message.retain and not payload:
             return True  # a retained command being cleared
         reply_topic, reply_props, refusal = self._reply_route(topic, message.properties)
@@ -71,7 +68,7 @@ class RequestsExtension(Extension):
             return False
         reply_topic, reply_props, _ = self._reply_route(message.topic.value, message.properties)
         busy = CommandError(BUSY, "gemhost has too many requests waiting; retry later")
-        body = reply_payload(request_id(_payload(message), self.ctx.cfg.max_payload), error=busy)
+        body = reply_payload(request_id(payload_bytes(message.payload), self.ctx.cfg.max_payload), error=busy)
         if not publish_now(client, reply_topic, body, reply_props):
             return False
         self.busy_replies += 1

@@ -67,15 +67,21 @@ class StateExtension(Extension):
     # ------------------------------------------------------------ devices and zones
 
     def retain_all_devices(self) -> None:
-        for device, runner in list(self.ctx.host.runners.items()):
-            self._retain_device(device, runner.state)
-            for zone, state in list(runner.zone_states.items()):
-                self._retain_zone(device, zone, state)
+        for device in list(self.ctx.host.runners):
+            self._retain_with_zones(device)
 
     def retain_availability(self) -> None:
         """Availability and device state again (Home Assistant restarted and asks for it)."""
         for device, runner in list(self.ctx.host.runners.items()):
             self._retain_device(device, runner.state)
+
+    def _retain_with_zones(self, device: str) -> None:
+        runner = self.ctx.host.runners.get(device)
+        if runner is None:
+            return
+        self._retain_device(device, runner.state)
+        for zone, state in list(runner.zone_states.items()):
+            self._retain_zone(device, zone, state)
 
     def _retain_device(self, device: str, state: DeviceState) -> None:
         topics, outbox = self.ctx.topics, self.ctx.outbox
@@ -99,12 +105,7 @@ class StateExtension(Extension):
             retain(topics.zone_state(device, zone), CLEAR)
             retain(topics.snapshot(device, zone), CLEAR)
         for device in message.devices:
-            runner = self.ctx.host.runners.get(device)
-            if runner is None:
-                continue
-            self._retain_device(device, runner.state)
-            for zone, state in list(runner.zone_states.items()):
-                self._retain_zone(device, zone, state)
+            self._retain_with_zones(device)
         self.host_state_changed()
 
     # ------------------------------------------------------------ host/state
