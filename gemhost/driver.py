@@ -105,6 +105,15 @@ class Driver:
         """One liveness check, called every ``status_interval`` while connected."""
         return await self.connect()
 
+    def last_traffic(self) -> float | None:
+        """When the device last sent something unasked on an authenticated channel (a byte of
+        its event stream), in ``asyncio`` loop time; None when it did not. While this is
+        younger than ``status_interval`` the host skips the liveness poll (the device just
+        proved it answers), polling still every few intervals (``runner.TRAFFIC_REFRESH_TICKS``)
+        to refresh the device's info. Return only traffic the device itself sent: a cloud's
+        or a server's traffic proves nothing about the device behind it."""
+        return None
+
     async def run_events(self) -> None:
         """Long-running event loop (own reconnects and back-off); return when the
         device has no event stream. Cancelled by the host on stop."""

@@ -68,6 +68,8 @@ class IsapiDriver(Driver):
         self.device_event_types: list[str] = []
         self._stats_flush: asyncio.TimerHandle | None = None
         self._stream_good = False
+        self._traffic_at: float | None = None
+        """Loop time of the alertStream's last byte while it is open (``last_traffic``)."""
         self._refusals = 0
         self.backoff = Backoff(initial=BACKOFF_FIRST, maximum=BACKOFF_MAX, jitter=0.5)
         """Reconnect delays of the alertStream; reset after a stream that delivered a readable part."""
@@ -179,6 +181,11 @@ class IsapiDriver(Driver):
         self.info.extra["event_stream"] = state
         self.ctx.set_device_info(self.info)
 
+    def last_traffic(self) -> float | None:
+        """The last byte of the open alertStream (alerts and the heartbeat alike): an
+        authenticated answer of the device itself, so the host need not poll it meanwhile."""
+        return self._traffic_at
+
     async def run_events(self) -> None:
         """alertStream with reconnect (exponential back-off, full jitter, reset after a stream
         that delivered a readable part); returns on 404 or a stream refused twice."""
@@ -190,6 +197,7 @@ class IsapiDriver(Driver):
             await self._auth_ok.wait()
             self._stream_good = False
             outcome = await self._stream_once()
+            self._traffic_at = None  # a broken stream proves nothing: the next liveness tick polls
             if outcome == "stop":
                 return
             if outcome == "auth":
@@ -268,7 +276,7 @@ class IsapiDriver(Driver):
                 chunk = await content.readany()
                 if not chunk:
                     return
-                last = loop.time()
+                self._traffic_at = last = loop.time()
                 self._read_chunk(parser, chunk)
         except asyncio.CancelledError:
             if stalled and task.uncancel() == 0:  # our own cancellation, and no one else's

@@ -44,6 +44,8 @@ def registry(plugin_path: Path) -> Registry:
     driver.POLLS.clear()
     driver.CLOSED.clear()
     driver.EVENT_STREAMS.clear()
+    driver.TRAFFIC.clear()
+    driver.TRAFFIC_ASKED.clear()
     return load_registry()
 
 

@@ -73,6 +73,39 @@ async def test_steady_polls_publish_nothing_new(host, demo, wait_until):
     assert seen[-1].state.status == OFFLINE
 
 
+async def test_live_device_traffic_replaces_most_polls(host, demo, wait_until):
+    """While the driver says the device's own traffic is live, a liveness tick skips the poll,
+    except every TRAFFIC_REFRESH_TICKS-th (device info stays fresh, the login proven)."""
+    from gemhost.runner import TRAFFIC_REFRESH_TICKS
+
+    runner = host.runners["cam1"]
+    await wait_until(lambda: runner.state.status == ONLINE)
+    demo.TRAFFIC.add("cam1")
+    asked, polls = demo.TRAFFIC_ASKED["cam1"], demo.POLLS["cam1"]
+    ticks = 3 * TRAFFIC_REFRESH_TICKS
+    await wait_until(lambda: demo.TRAFFIC_ASKED["cam1"] >= asked + ticks)
+    assert 2 <= demo.POLLS["cam1"] - polls <= 4  # one poll in TRAFFIC_REFRESH_TICKS ticks, not one per tick
+    assert runner.state.status == ONLINE
+
+    demo.TRAFFIC.discard("cam1")  # traffic stopped: every tick polls again
+    polls = demo.POLLS["cam1"]
+    asked = demo.TRAFFIC_ASKED["cam1"]
+    await wait_until(lambda: demo.TRAFFIC_ASKED["cam1"] >= asked + 5)
+    assert demo.POLLS["cam1"] - polls >= 4
+
+
+async def test_traffic_never_keeps_an_offline_device_from_being_polled(host, demo, wait_until):
+    runner = host.runners["cam1"]
+    await wait_until(lambda: runner.state.status == ONLINE)
+    demo.TRAFFIC.add("cam1")
+    demo.BEHAVIOUR["cam1"] = "down"
+    await wait_until(lambda: runner.state.status == OFFLINE)  # found by the refresh poll
+    polls = demo.POLLS["cam1"]
+    await wait_until(lambda: demo.POLLS["cam1"] >= polls + 3)  # offline: polled at every tick
+    demo.BEHAVIOUR["cam1"] = "ok"
+    await wait_until(lambda: runner.state.status == ONLINE)
+
+
 async def test_hanging_device_is_isolated(host, demo, wait_until):
     demo.BEHAVIOUR["cam1"] = "hang"
     await wait_until(lambda: host.runners["cam1"].state.status == OFFLINE)

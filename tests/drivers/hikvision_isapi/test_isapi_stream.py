@@ -52,6 +52,24 @@ async def test_backoff_resets_after_a_good_stream(sim, driver_factory):
         task.cancel()
 
 
+async def test_stream_traffic_is_proof_of_life_until_the_stream_breaks(sim, driver_factory):
+    """The heartbeat alone keeps ``last_traffic`` fresh (the host then skips its liveness poll);
+    a dropped stream clears it, so the next liveness tick polls the device."""
+    drv, ctx = driver_factory(make_device(sim, {"front": {"address": 1}}))
+    assert drv.last_traffic() is None
+    task = asyncio.create_task(drv.run_events())
+    loop = asyncio.get_running_loop()
+    try:
+        await until(lambda: sim.open_streams == 1)
+        first = loop.time()
+        await until(lambda: (drv.last_traffic() or 0) > first)  # a heartbeat, no event sent
+        assert ctx.events == []
+        sim.set_fault("drop_stream")
+        await until(lambda: sim.stream_connects == 1 and sim.open_streams == 0 and drv.last_traffic() is None)
+    finally:
+        task.cancel()
+
+
 async def test_stream_that_never_answers_times_out_and_recovers(sim, driver_factory):
     """Item 6: the alertStream request is accepted and never answered while deviceInfo works;
     the connect + header phase times out, the driver says so and reconnects."""

@@ -18,6 +18,10 @@ POLLS: dict[str, int] = defaultdict(int)
 CLOSED: list[str] = []
 EVENT_STREAMS: dict[str, int] = defaultdict(int)
 """device id -> how often the host started its event stream"""
+TRAFFIC: set[str] = set()
+"""device ids whose own traffic is live (``last_traffic`` says "just now")"""
+TRAFFIC_ASKED: dict[str, int] = defaultdict(int)
+"""device id -> how often the host asked ``last_traffic`` (once per liveness tick)"""
 
 
 class DemoDriver(Driver):
@@ -56,6 +60,10 @@ class DemoDriver(Driver):
                     if BEHAVIOUR[self.device.id] != "stubborn":
                         raise  # the test released it: die as a task should
         return DeviceInfo(model="Demo-1", firmware="V1.0", serial=f"SN-{self.device.id}")
+
+    def last_traffic(self) -> float | None:
+        TRAFFIC_ASKED[self.device.id] += 1
+        return asyncio.get_running_loop().time() if self.device.id in TRAFFIC else None
 
     async def run_events(self) -> None:
         EVENT_STREAMS[self.device.id] += 1  # no stream to read: returning ends it
