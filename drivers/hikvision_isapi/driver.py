@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any, ClassVar
 
-from gemhost import capability_replies, outputs
+from gemhost import capability_replies, httpfeed, outputs
 from gemhost.backoff import Backoff
 from gemhost.driver import DeviceContext, Driver
 from gemhost.errors import AuthError, DeviceError, DeviceUnreachable, NotSupported
@@ -249,14 +249,19 @@ class IsapiDriver(Driver):
     async def _consume(self, resp, requested: float) -> None:
         """Read parts until EOF. Raises StreamStalled when nothing arrives for
         ``stream_stall_timeout``, counted from the request for the first byte (a device that
-        answers the headers and then sends nothing is stalled too), then from the last byte."""
+        answers the headers and then sends nothing is stalled too), then from the last byte.
+
+        Firmware's close-delimited body is read by callback (``gemhost.httpfeed``: no task
+        woken per chunk); a chunked one, or anything else, through aiohttp's reader."""
         parser = MultipartParser(boundary_of(resp.headers.get("Content-Type", "")))
         loop = asyncio.get_running_loop()
-        content = resp.content
         task = asyncio.current_task()
         assert task is not None
-        last = requested
         stalled = False
+
+        def on_data(chunk: bytes) -> None:
+            self._traffic_at = loop.time()
+            self._read_chunk(parser, chunk)
 
         def watch() -> None:
             # One timer per stream, moved lazily: a chunk only notes its time, and the timer,
@@ -264,6 +269,7 @@ class IsapiDriver(Driver):
             # read costs a task and a timer per chunk, a timer moved at every chunk a heap
             # operation; at 1,000 cameras both were a visible share of the host's CPU.
             nonlocal watchdog, stalled
+            last = self._traffic_at if self._traffic_at is not None else requested
             if loop.time() - last >= self.stall_timeout:
                 stalled = True
                 task.cancel()
@@ -272,12 +278,12 @@ class IsapiDriver(Driver):
 
         watchdog = loop.call_at(requested + self.stall_timeout, watch)
         try:
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    return
-                self._traffic_at = last = loop.time()
-                self._read_chunk(parser, chunk)
+            if httpfeed.feedable(resp):
+                await httpfeed.feed_body(resp, on_data)
+                return
+            content = resp.content
+            while chunk := await content.readany():
+                on_data(chunk)
         except asyncio.CancelledError:
             if stalled and task.uncancel() == 0:  # our own cancellation, and no one else's
                 raise StreamStalled() from None

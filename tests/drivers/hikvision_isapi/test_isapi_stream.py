@@ -9,6 +9,7 @@ import pytest
 from gemhost_drivers.hikvision_isapi.simulator import IsapiSimulator
 from isapi_helpers import captures, make_device
 
+from gemhost import httpfeed
 from gemhost.testing import until
 
 DEEP_XML = ("<EventNotificationAlert>" + "<a>" * 20000 + "</a>" * 20000 + "</EventNotificationAlert>").encode()
@@ -68,6 +69,30 @@ async def test_stream_traffic_is_proof_of_life_until_the_stream_breaks(sim, driv
         await until(lambda: sim.stream_connects == 1 and sim.open_streams == 0 and drv.last_traffic() is None)
     finally:
         task.cancel()
+
+
+@pytest.mark.parametrize("transport", ["close", "chunked"])
+async def test_both_stream_transports_deliver_alerts(transport, driver_factory, monkeypatch):
+    """Firmware's close-delimited body is read by callback (gemhost.httpfeed), a chunked one
+    through aiohttp's reader: the driver sees the same alerts either way."""
+    taken_over = []
+    feed_body = httpfeed.feed_body
+    monkeypatch.setattr(httpfeed, "feed_body", lambda resp, on_data: taken_over.append(1) or feed_body(resp, on_data))
+    sim = IsapiSimulator(channels=2, heartbeat=0.3, stream_transport=transport)
+    await sim.start()
+    drv, ctx = driver_factory(make_device(sim, {"front": {"address": 1}}))
+    task = asyncio.create_task(drv.run_events())
+    try:
+        await until(lambda: sim.open_streams == 1)
+        for port in range(1, 4):
+            sim.trigger_event(1, "IO", inputIOPortID=str(port))
+        await ctx.wait_for(lambda: len(ctx.events) == 3)
+        assert [(e.type, e.zone, e.key) for e in ctx.events] == [("io", "front", str(p)) for p in range(1, 4)]
+        assert sim.stream_connects == 1
+        assert taken_over == ([1] if transport == "close" else [])
+    finally:
+        task.cancel()
+        await sim.stop()
 
 
 async def test_stream_that_never_answers_times_out_and_recovers(sim, driver_factory):
