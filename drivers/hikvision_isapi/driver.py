@@ -67,6 +67,10 @@ class IsapiDriver(Driver):
         """Event types per channel from Event/triggers, read once per driver (None: not yet)."""
         self.device_event_types: list[str] = []
         self._stats_flush: asyncio.TimerHandle | None = None
+        self._problems_noted = 0
+        self._zones_mapped: dict[str, ZoneConfig] | None = None
+        self._zone_by_address: dict[int, ZoneConfig] = {}
+        """``problem_count`` of the decoder when the tally was last published."""
         self._stream_good = False
         self._traffic_at: float | None = None
         """Loop time of the alertStream's last byte while it is open (``last_traffic``)."""
@@ -299,7 +303,7 @@ class IsapiDriver(Driver):
                 self._stream_good = True
                 self._handle_safely(alert)
         if parser.dropped > truncated:
-            self.decoder.stats.counts["truncated"] += parser.dropped - truncated
+            self.decoder.stats.problem("truncated", parser.dropped - truncated)
         self._note_problems()
 
     def _handle_safely(self, alert: Alert) -> None:
@@ -307,27 +311,36 @@ class IsapiDriver(Driver):
         try:
             self.handle_alert(alert)
         except Exception as exc:
-            self.decoder.stats.counts["unhandled"] += 1
+            self.decoder.stats.problem("unhandled")
             self.log.warning("alert %s on channel %s not handled: %s: %s", alert.event_type,
                              alert.channel_id, type(exc).__name__, exc)
 
     def _note_problems(self) -> None:
         """Publish the alertStream tally (in device state ``alert_parts``) when a problem counter
         moved, at most every STATS_FLUSH seconds."""
-        problems = self.decoder.stats.problems()
-        if problems == self.info.extra.get("alert_parts") or self._stats_flush is not None:
+        stats = self.decoder.stats
+        if stats.problem_count == self._problems_noted or self._stats_flush is not None:
             return
 
         def flush() -> None:
             self._stats_flush = None
-            self.info.extra["alert_parts"] = self.decoder.stats.problems()
+            self._problems_noted = stats.problem_count
+            self.info.extra["alert_parts"] = stats.problems()
             self.ctx.set_device_info(self.info)
         self._stats_flush = asyncio.get_running_loop().call_later(STATS_FLUSH, flush)
 
     def zone_for(self, address: int | None) -> ZoneConfig | None:
+        """The zone of a channel address (the first one, if two share it); looked up in a map
+        rebuilt whenever the host hands the driver a new zone list."""
         if address is None:
             return None
-        return next((z for z in self.device.zones.values() if int(z.attributes["address"]) == address), None)
+        zones = self.device.zones
+        if zones is not self._zones_mapped:
+            self._zone_by_address = {}
+            for zone in zones.values():
+                self._zone_by_address.setdefault(int(zone.attributes["address"]), zone)
+            self._zones_mapped = zones
+        return self._zone_by_address.get(address)
 
     def handle_alert(self, alert: Alert) -> Event | None:
         """Report one decoded alert to the core, which owns its lifetime (alertStream types

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 import xmltodict
@@ -267,6 +268,58 @@ def test_oversized_part_is_dropped_and_memory_bounded():
     assert len(parser.buf) < 3000
     parts = parser.feed(_part(_alert("VMD")))
     assert [a.normalized for a in _alerts(parts)] == ["motion"]
+
+
+class _StateMachineOnly(MultipartParser):
+    """The framing without its tidy-part shortcut: the reference the shortcut must equal."""
+
+    def _next_tidy(self):
+        return None
+
+
+def _framing_corpus() -> list[bytes]:
+    """Streams as firmware sends them and as it gets them wrong (the cases above), plus
+    delimiters where the shortcut must not take them: in a body, at a body's last bytes,
+    in a header value, as a header name."""
+    jpeg = b"\xff\xd8" + b"\x00--boundar" * 5 + b"--boundary" + b"\xff\xd9"
+    tail = _alert("VMD")[:-3] + b"--b"
+    return [
+        _part(_alert("VMD")) + _part(_alert("linedetection", 2)) + _part(_alert("IO", 3)),
+        _part(jpeg, "image/jpeg") + _part(_alert("VMD")),
+        _part(tail) + b"oundary\r\n" + _part(_alert("IO")),
+        b"--boundary\r\nContent-Length: 8\r\n\r\nabc--bou" + b"ndary\r\nContent-Length: 2\r\n\r\nok\r\n",
+        b"--boundary\r\nContent-Type: x--boundary\r\nContent-Length: 3\r\n\r\nabc\r\n" + _part(_alert("VMD")),
+        b"--boundary\r\n--boundary: 1\r\nContent-Length: 3\r\n\r\nabc\r\n" + _part(_alert("VMD")),
+        b"--boundary\nContent-Type: application/xml\nContent-Length: 5\n\nhello\n" + _part(_alert("VMD")),
+        b"preamble\r\n" + _part(_alert("VMD")) + b"\r\n\r\n" + _part(_alert("IO")) + b"--boundary--\r\n",
+        _part(_alert("VMD")[:40], length=len(_alert("VMD"))) + _part(_alert("IO")),
+        _part(_alert("VMD"), length=10) + _part(_alert("IO")),
+        b"--boundary\r\nContent-Type: application/xml\r\nContent-Length: x\r\n\r\n" + _alert("VMD") + b"\r\n"
+        + _part(_alert("IO")),
+        b"--boundary\r\n\r\n" + _alert("VMD") + b"\r\n--boundary\r\n--boundary\r\n" + _part(_alert("IO")),
+        b"--boundaryX\r\n" + _part(_alert("VMD")) + b"--MIME_boundary\r\nContent-Length: 2\r\n\r\nok\r\n",
+    ]
+
+
+@pytest.mark.parametrize("boundary", ["boundary", "MIME_boundary"])
+def test_tidy_part_shortcut_equals_the_state_machine(boundary):
+    """The shortcut for tidy parts (one match) yields exactly what the state machine yields:
+    the same parts, headers, bodies and drop count, however the stream is cut and mutated."""
+    rng = random.Random(14)
+    streams = _framing_corpus()
+    for _ in range(200):  # random byte damage on top
+        damaged = bytearray(rng.choice(streams))
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.choice(b"\r\n-:xb0 ")
+        streams.append(bytes(damaged))
+    for stream in streams:
+        for size in (1, 5, 64, 200, len(stream)):
+            fast, slow = MultipartParser(boundary), _StateMachineOnly(boundary)
+            got, want = [], []
+            for i in range(0, len(stream), size):
+                got += [(p.headers, p.body) for p in fast.feed(stream[i: i + size])]
+                want += [(p.headers, p.body) for p in slow.feed(stream[i: i + size])]
+            assert (got, fast.dropped, bytes(fast.buf)) == (want, slow.dropped, bytes(slow.buf)), (stream, size)
 
 
 def test_unknown_event_types_pass_through():
