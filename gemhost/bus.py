@@ -65,22 +65,32 @@ Subscriber = Callable[[Message], None]
 
 
 class Bus:
-    """Synchronous fan-out with delivery tracking for events."""
+    """Synchronous fan-out with delivery tracking for events.
+
+    A subscriber may name the message types it takes (``kinds``): each message then reaches
+    only those that take it, through a route per message type worked out once (an event
+    passed through five subscribers' type checks before, four of them for nothing)."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[tuple[Subscriber, tuple[type, ...] | None]] = []
+        self._routes: dict[type, tuple[Subscriber, ...]] = {}
         self._durable = 0
 
-    def subscribe(self, callback: Subscriber, *, durable: bool = False) -> Callable[[], None]:
-        """Add a subscriber; ``durable`` sinks must resolve each event's ``delivered``
-        future. Returns a function that unsubscribes."""
-        self._subscribers.append(callback)
+    def subscribe(self, callback: Subscriber, *, durable: bool = False,
+                  kinds: tuple[type, ...] | None = None) -> Callable[[], None]:
+        """Add a subscriber of the messages of ``kinds`` (all messages when None); ``durable``
+        sinks must resolve each event's ``delivered`` future. Returns a function that
+        unsubscribes."""
+        entry = (callback, kinds)
+        self._subscribers.append(entry)
+        self._routes.clear()
         if durable:
             self._durable += 1
 
         def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
+                self._routes.clear()
                 if durable:
                     self._durable -= 1
 
@@ -90,8 +100,17 @@ class Bus:
     def has_durable_sink(self) -> bool:
         return self._durable > 0
 
+    def _route(self, kind: type) -> tuple[Subscriber, ...]:
+        route = tuple(callback for callback, kinds in self._subscribers
+                      if kinds is None or issubclass(kind, kinds))
+        self._routes[kind] = route
+        return route
+
     def publish(self, message: Message) -> None:
-        for callback in list(self._subscribers):
+        route = self._routes.get(type(message))
+        if route is None:
+            route = self._route(type(message))
+        for callback in route:  # a tuple: a subscriber leaving meanwhile changes nothing here
             try:
                 callback(message)
             except Exception:  # a broken sink must not take the device down

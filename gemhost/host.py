@@ -114,7 +114,7 @@ class Host:
         try:
             self._watch_loop()
             await self._start_simulators(self.site)
-            self.bus.subscribe(self._log_message)
+            self.bus.subscribe(self._log_message, kinds=(DeviceStateChanged,))
             if self._mqtt_enabled:
                 bridge_module = importlib.import_module("gemhost.mqtt.bridge")
                 self.bridge = bridge_module.MqttBridge(self)

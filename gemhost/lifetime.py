@@ -25,7 +25,7 @@ import itertools
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from gemhost.model import Event, now
@@ -41,6 +41,9 @@ RECENT_IDS = 1024
 """Vendor ids remembered after their condition ended, so a late update still finds its event."""
 
 Publish = Callable[[Event], "asyncio.Future[None]"]
+"""Publishes one event; the future says it reached the durable sinks. Ends are not awaited,
+so a future that fails must come already retrieved (``gemhost.mqtt.queue.Outgoing.fail``
+marks it), or asyncio would log each one."""
 ZoneFlag = Callable[[str, str, bool], None]
 
 
@@ -106,7 +109,7 @@ class EventLifetime:
             if kind == "repeating":
                 self._arm(key, condition, self.quiet_time, ENDED_BY_QUIET_TIME)
             return _done()
-        condition = _Condition(started=replace(event, state="active", event_id=new_event_id(), kind=kind))
+        condition = _Condition(started=event.evolve(state="active", event_id=new_event_id(), kind=kind))
         self._open[key] = condition
         if kind == "repeating":
             self._arm(key, condition, self.quiet_time, ENDED_BY_QUIET_TIME)
@@ -115,7 +118,7 @@ class EventLifetime:
     def _pulse(self, event: Event) -> asyncio.Future[None]:
         self._pulses += 1
         key = (*_key(event), ("pulse", self._pulses))
-        condition = _Condition(started=replace(event, state="active", event_id=new_event_id(), kind="pulse"))
+        condition = _Condition(started=event.evolve(state="active", event_id=new_event_id(), kind="pulse"))
         self._open[key] = condition
         self._arm(key, condition, self.pulse_hold, ENDED_BY_PULSE)
         return self._start(condition)
@@ -150,8 +153,8 @@ class EventLifetime:
         if target is None and event.refers_to is None:
             target = next((c.started for c in reversed(self._open.values())
                            if c.started.zone == event.zone and c.started.type == event.type), None)
-        published = replace(
-            event, state="update",
+        published = event.evolve(
+            state="update",
             event_id=target.event_id if target else None,
             kind=target.kind if target else None,
             zone=event.zone if event.zone is not None or target is None else target.zone,
@@ -187,12 +190,11 @@ class EventLifetime:
             condition.timer.cancel()
         started = condition.started
         data: dict[str, Any] = {**started.data, **(by.data if by is not None else {})}
-        ended = replace(started, state="inactive", time=by.time if by is not None else now(), data=data,
+        ended = started.evolve(state="inactive", time=by.time if by is not None else now(), data=data,
                         ended_by=reason, repeats=condition.repeats,
                         vendor_type=by.vendor_type if by is not None else started.vendor_type,
                         id=by.id if by is not None and by.id is not None else started.id)
         delivered = self.publish(ended)
-        delivered.add_done_callback(_consume)
         self._flag(started.zone, started.type)
         return delivered
 
@@ -231,9 +233,3 @@ def _done() -> asyncio.Future[None]:
 async def _all_delivered(futures: list[asyncio.Future[None]]) -> None:
     for future in futures:
         await future
-
-
-def _consume(future: asyncio.Future[None]) -> None:
-    """Retrieve a delivery failure nobody awaits (ends are fire-and-forget)."""
-    if not future.cancelled():
-        future.exception()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 KNOWN_SECRETS: set[str] = set()
@@ -195,6 +195,16 @@ class Event:
     ended_by: str | None = None
     repeats: int | None = None
 
+    def evolve(self, **changes: Any) -> Event:
+        """A copy with ``changes`` applied. ``dataclasses.replace`` runs ``__init__`` over every
+        field again, a visible cost when the core copies each event twice at 1,000 events/s."""
+        unknown = changes.keys() - _EVENT_FIELDS
+        if unknown:
+            raise TypeError(f"Event has no field {sorted(unknown)[0]!r}")
+        copy = object.__new__(Event)
+        copy.__dict__ = {**self.__dict__, **changes}
+        return copy
+
     def as_dict(self, device: str) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": self.type,
@@ -211,6 +221,9 @@ class Event:
             if value is not None:
                 out[name] = value
         return out
+
+
+_EVENT_FIELDS = frozenset(f.name for f in fields(Event))
 
 
 def now() -> dt.datetime:

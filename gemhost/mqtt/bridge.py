@@ -64,7 +64,8 @@ class MqttBridge:
         if cfg.embedded:
             self.broker = self.session.broker = EmbeddedBroker(cfg.embedded_host, cfg.embedded_port)
             await self.broker.start()
-        self._unsubscribe = [self.host.bus.subscribe(ext.on_bus, durable=ext.durable) for ext in self.extensions]
+        self._unsubscribe = [self.host.bus.subscribe(ext.on_bus, durable=ext.durable, kinds=ext.bus_messages)
+                            for ext in self.extensions if ext.bus_messages]
         self._tasks = [asyncio.create_task(self.session.run(), name="mqtt-connection")]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.session.first_attempt.wait(), FIRST_ATTEMPT_WAIT)

@@ -37,6 +37,10 @@ HA_MAX_DELAY = 10.0
 
 
 class DiscoveryExtension(Extension):
+    """Home Assistant discovery: configs per device, the HA birth message, the action router."""
+
+    bus_messages = (busmod.DeviceStateChanged, busmod.ZoneStateChanged, busmod.SiteApplied)
+
     def __init__(self, ctx: BridgeContext, on_republish: Callable[[], None] | None = None) -> None:
         super().__init__(ctx)
         self.enabled = ctx.cfg.discovery

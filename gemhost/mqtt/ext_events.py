@@ -13,6 +13,7 @@ from gemhost.mqtt.queue import Outgoing
 
 
 class EventsExtension(Extension):
+    bus_messages = (busmod.EventRaised,)
     durable = True
 
     def on_bus(self, message: busmod.Message) -> None:

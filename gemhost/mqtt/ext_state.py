@@ -29,6 +29,8 @@ storm of a thousand devices must not rebuild and publish it a thousand times).""
 class StateExtension(Extension):
     """Publishes what the host knows, retained, and clears what left the site."""
 
+    bus_messages = (busmod.DeviceStateChanged, busmod.ZoneStateChanged, busmod.SnapshotTaken, busmod.SiteApplied)
+
     def __init__(self, ctx: BridgeContext, figures: Callable[[], dict[str, Any]] | None = None) -> None:
         super().__init__(ctx)
         self._figures = figures

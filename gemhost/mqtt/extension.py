@@ -66,6 +66,8 @@ class Extension:
 
     durable = False
     """True for a sink that must resolve each event's ``delivered`` future."""
+    bus_messages: tuple[type, ...] = ()
+    """The bus message types :meth:`on_bus` takes; no others reach it."""
 
     def __init__(self, ctx: BridgeContext) -> None:
         self.ctx = ctx
@@ -75,7 +77,7 @@ class Extension:
         return []
 
     def on_bus(self, message: busmod.Message) -> None:
-        """A message of the host's bus."""
+        """A message of the host's bus, one of the types in :attr:`bus_messages`."""
 
     def on_connect(self) -> None:
         """A (re)connect: the broker may have lost every retained topic; derive them again."""

@@ -170,3 +170,16 @@ async def test_a_device_end_returns_the_delivery_of_what_it_ended():
     pending[3].set_result(None)
     await asyncio.wait_for(end_all, 5)
     assert life.report(ev("alarm", "inactive")).done()  # nothing open: nothing to wait for
+
+
+def test_evolve_copies_and_refuses_unknown_fields():
+    """The lifetime's copies (``Event.evolve``) leave the report untouched and, like
+    ``dataclasses.replace``, refuse a field the event does not have."""
+    report = Event(type="io", vendor_type="IO", zone="z1", data={"a": 1}, key="1")
+    started = report.evolve(state="active", event_id="e1", kind="stateful")
+    assert (report.event_id, report.kind) == (None, None)
+    assert started == Event(type="io", vendor_type="IO", zone="z1", data={"a": 1}, key="1", time=report.time,
+                            event_id="e1", kind="stateful")
+    assert isinstance(started, Event) and started is not report
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        report.evolve(colour="red")
