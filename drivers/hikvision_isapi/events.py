@@ -239,7 +239,7 @@ ACCESS_CONTROL_TYPE = "accesscontrollerevent"
 """JSON alerts of access-control terminals: one per card swipe / face / fingerprint."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Alert:
     """One decoded EventNotificationAlert, still in vendor terms.
 
@@ -343,8 +343,8 @@ def parse_time(value: Any) -> tuple[dt.datetime, str | None]:
     return parsed, None
 
 
-def _condition_key(vendor: str, fields: dict[str, Any]) -> str | None:
-    if vendor.lower() == "io":
+def _condition_key(vendor_lower: str, fields: dict[str, Any]) -> str | None:
+    if vendor_lower == "io":
         return _text_or_none(fields.get("inputIOPortID")) or _text_or_none(fields.get("dynInputIOPortID"))
     return _region(fields)
 
@@ -366,11 +366,12 @@ def alert_from_fields(fields: dict[str, Any], nested: dict[str, Any] | None = No
         vendor = str(relation)
     if not vendor:
         return None
+    vendor_lower = vendor.lower()
     time, time_raw = parse_time(fields.get("dateTime"))
     said = str(fields.get("eventState") or "active").strip().lower()
     state = "inactive" if said == "inactive" else "active"
     event_id = None
-    if vendor.lower() == ACCESS_CONTROL_TYPE:
+    if vendor_lower == ACCESS_CONTROL_TYPE:
         state = "pulse"
         serial = (nested or {}).get("serialNo")
         event_id = str(serial) if serial not in (None, "") else None
@@ -378,7 +379,7 @@ def alert_from_fields(fields: dict[str, Any], nested: dict[str, Any] | None = No
         event_type=vendor, state=state, time=time, time_raw=time_raw,
         channel_id=int_or_none(fields.get("channelID")), dyn_channel_id=int_or_none(fields.get("dynChannelID")),
         post_count=int_or_none(fields.get("activePostCount")), fields=fields,
-        key=_condition_key(vendor, fields), event_id=event_id, follow_up=follow_up,
+        key=_condition_key(vendor_lower, fields), event_id=event_id, follow_up=follow_up,
         nested=dict(nested) if nested else {},
     )
 
