@@ -92,6 +92,45 @@ class Emitter:
         await asyncio.gather(*(self._camera(i, until) for i in range(len(self.cams))))
 
 
+class LoopLag:
+    """How late this process's event loop runs a timer due every ``every`` seconds, kept with
+    the wall-clock time: the cameras' own stalls (their loop is where each alert is stamped
+    and written), which the latency figures would otherwise blame on the consumer."""
+
+    def __init__(self, every: float = 0.005) -> None:
+        self.every = every
+        self.samples: list[tuple[float, float]] = []
+        """(wall-clock time, seconds late) of every tick."""
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.every
+
+        def tick() -> None:
+            nonlocal due
+            self.samples.append((time.time(), loop.time() - due))
+            due = loop.time() + self.every
+            self._handle = loop.call_at(due, tick)
+
+        self._handle = loop.call_at(due, tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def worst(self, start: float, count: int = 5) -> str:
+        """The seconds (counted from ``start``, wall clock) in which the loop was latest, as
+        "t+0s: 93.0" (ms)."""
+        by_second: dict[int, float] = {}
+        for at, late in self.samples:
+            if at >= start:
+                second = int(at - start)
+                by_second[second] = max(by_second.get(second, 0.0), late)
+        ranked = sorted(by_second.items(), key=lambda kv: kv[1], reverse=True)[:count]
+        return ", ".join(f"t+{sec}s: {late * 1000:.1f}" for sec, late in ranked) or "-"
+
+
 def sent_time(payload: bytes) -> float | None:
     """The ``bench <time>`` stamp of a payload (JSON or XML), without parsing all of it."""
     at = payload.find(b"bench ")
