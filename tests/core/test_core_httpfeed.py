@@ -5,14 +5,20 @@ length, the first part written together with the headers; docs/drivers/hikvision
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ssl
 
 import aiohttp
 import pytest
 
-from gemhost import httpfeed
+from gemhost import contain, eventloop, httpfeed
 from gemhost.selfsigned import SelfSignedTLS
 from gemhost.testing import until
+
+
+def eventloop_has_uvloop() -> bool:
+    return importlib.util.find_spec("uvloop") is not None
+
 
 HEAD = b"HTTP/1.0 200 OK\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=boundary\r\n\r\n"
 
@@ -137,3 +143,37 @@ async def test_only_a_raw_body_until_close_is_taken_over(header, first, session)
             assert not httpfeed.feedable(resp)  # aiohttp's reader keeps these
     finally:
         await srv.stop()
+
+
+async def _feed_both_ways() -> list[bytes]:
+    """One plain and one TLS stream read to their end; what each delivered."""
+    tls = SelfSignedTLS()
+    out = []
+    try:
+        for server_tls in (None, tls):
+            srv = RawServer(tls=server_tls)
+            await srv.start()
+            got: list[bytes] = []
+            scheme, client_tls = ("https", ssl.create_default_context(cafile=str(tls.cert_file))) if server_tls \
+                else ("http", True)
+            async with aiohttp.ClientSession() as s, s.get(f"{scheme}://127.0.0.1:{srv.port}/", ssl=client_tls) as resp:
+                reading = asyncio.create_task(httpfeed.feed_body(resp, got.append))
+                await until(lambda srv=srv: srv.writers)
+                for n in range(20):
+                    await srv.send(b"p%d;" % n)
+                await until(lambda got=got: b"".join(got).endswith(b"p19;"))
+                srv.writers[-1].close()
+                await asyncio.wait_for(reading, 5)
+            await srv.stop()
+            out.append(b"".join(got))
+    finally:
+        tls.cleanup()
+    return out
+
+
+@pytest.mark.skipif(not eventloop_has_uvloop(), reason="uvloop is not installed")
+def test_takeover_works_on_the_loop_gemhost_run_uses():
+    """``gemhost run`` runs on uvloop (gemhost/eventloop.py), whose transports must switch
+    protocols the same way, in plain TCP and in TLS."""
+    want = b"first" + b"".join(b"p%d;" % n for n in range(20))
+    assert contain.run(_feed_both_ways(), loop_factory=eventloop.daemon_loop_factory()) == [want, want]
