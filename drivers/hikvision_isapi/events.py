@@ -69,6 +69,7 @@ class MultipartParser:
         self.dropped = 0
         """Parts (or garbage) discarded because they were truncated or oversized."""
         self._longest = max(len(d) for d in self.delimiters)
+        self._shortest = min(len(d) for d in self.delimiters)
         self._tidy = _tidy_part_head(self.delimiters)
 
     def _find(self, start: int = 0, end: int | None = None) -> tuple[int, int]:
@@ -83,7 +84,7 @@ class MultipartParser:
     def feed(self, data: bytes) -> list[Part]:
         self.buf += data
         parts: list[Part] = []
-        while True:
+        while len(self.buf) >= self._shortest:  # shorter than any delimiter: nothing to find
             part = self._next_tidy()
             if part is not None:
                 parts.append(part)
