@@ -280,9 +280,13 @@ class DeviceRunner:
         refresh poll is due (:data:`TRAFFIC_REFRESH_TICKS`). A thousand cameras polled every
         minute were about 7 % of the host's CPU while their alertStreams already showed them
         alive (bench/README.md)."""
-        if not self._connected or self.state.status != ONLINE:
+        if not self._connected or self.state.status != ONLINE or self.driver is None:
             return None
-        last = self.driver.last_traffic()
+        try:
+            last = self.driver.last_traffic()
+        except Exception as exc:  # a driver bug costs the shortcut, never the liveness loop
+            self.log.warning("last_traffic failed (polling instead): %s", one_line(exc))
+            return None
         if last is None or self._ticks_since_poll >= TRAFFIC_REFRESH_TICKS - 1:
             return None
         fresh_for = last + self.interval - asyncio.get_running_loop().time()

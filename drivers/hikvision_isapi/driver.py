@@ -68,9 +68,10 @@ class IsapiDriver(Driver):
         self.device_event_types: list[str] = []
         self._stats_flush: asyncio.TimerHandle | None = None
         self._problems_noted = 0
-        self._zones_mapped: dict[str, ZoneConfig] | None = None
-        self._zone_by_address: dict[int, ZoneConfig] = {}
         """``problem_count`` of the decoder when the tally was last published."""
+        self._zones_mapped: dict[str, ZoneConfig] | None = None
+        """The zone list ``_zone_by_address`` was built from (``zone_for``)."""
+        self._zone_by_address: dict[int, ZoneConfig] = {}
         self._stream_good = False
         self._traffic_at: float | None = None
         """Loop time of the alertStream's last byte while it is open (``last_traffic``)."""

@@ -106,6 +106,16 @@ async def test_traffic_never_keeps_an_offline_device_from_being_polled(host, dem
     await wait_until(lambda: runner.state.status == ONLINE)
 
 
+async def test_a_failing_last_traffic_falls_back_to_polling(host, demo, wait_until):
+    runner = host.runners["cam1"]
+    await wait_until(lambda: runner.state.status == ONLINE)
+    demo.TRAFFIC.add("cam1")
+    demo.BEHAVIOUR["cam1"] = "traffic_bug"
+    polls, asked = demo.POLLS["cam1"], demo.TRAFFIC_ASKED["cam1"]
+    await wait_until(lambda: demo.TRAFFIC_ASKED["cam1"] >= asked + 5)
+    assert demo.POLLS["cam1"] - polls >= 4 and runner.state.status == ONLINE  # polled at every tick
+
+
 async def test_hanging_device_is_isolated(host, demo, wait_until):
     demo.BEHAVIOUR["cam1"] = "hang"
     await wait_until(lambda: host.runners["cam1"].state.status == OFFLINE)

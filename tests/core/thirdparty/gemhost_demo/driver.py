@@ -12,7 +12,7 @@ from gemhost.errors import AuthError, DeviceError, DeviceUnreachable
 from gemhost.model import DeviceInfo, Event, ZoneConfig
 
 BEHAVIOUR: dict[str, str] = defaultdict(lambda: "ok")
-"""device id -> ok | down | hang | auth | crash | init_crash | stubborn"""
+"""device id -> ok | down | hang | auth | crash | init_crash | stubborn | traffic_bug"""
 CONNECTS: dict[str, int] = defaultdict(int)
 POLLS: dict[str, int] = defaultdict(int)
 CLOSED: list[str] = []
@@ -63,6 +63,8 @@ class DemoDriver(Driver):
 
     def last_traffic(self) -> float | None:
         TRAFFIC_ASKED[self.device.id] += 1
+        if BEHAVIOUR[self.device.id] == "traffic_bug":
+            raise KeyError("driver bug in last_traffic")
         return asyncio.get_running_loop().time() if self.device.id in TRAFFIC else None
 
     async def run_events(self) -> None:
