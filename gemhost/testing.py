@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import random
 import signal
 import socket
 import subprocess
@@ -58,9 +59,39 @@ async def until(predicate: Callable[[], Any], what: str = "the condition", timeo
         pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+FREE_PORTS = (20000, 32767)
+"""Where :func:`free_port` looks: below Linux's ephemeral range (32768-60999 by default). A
+port the kernel hands out for ``bind(0)`` comes from that range, and so does the local port of
+every outgoing connection, so one of the suite's many loopback clients could take it before
+the test binds it (CI saw "Address already in use" for a simulator's port this way)."""
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (for brokers and simulators in tests)."""
-    with socket.socket() as sock:
+    """A free TCP port on 127.0.0.1 (for brokers and simulators in tests), never one this
+    process handed out before, and outside the range outgoing connections take their ports
+    from (:data:`FREE_PORTS`)."""
+    low, high = FREE_PORTS[0], min(FREE_PORTS[1], _ephemeral_low() - 1)
+    rng = random.Random()
+    for _ in range(1000) if high > low else ():
+        port = rng.randint(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as sock:  # an unusual ephemeral range: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
