@@ -59,11 +59,12 @@ async def until(predicate: Callable[[], Any], what: str = "the condition", timeo
         pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
-FREE_PORTS = (20000, 32767)
-"""Where :func:`free_port` looks: below Linux's ephemeral range (32768-60999 by default). A
-port the kernel hands out for ``bind(0)`` comes from that range, and so does the local port of
-every outgoing connection, so one of the suite's many loopback clients could take it before
-the test binds it (CI saw "Address already in use" for a simulator's port this way)."""
+FREE_PORTS = (30000, 32767)
+"""Where :func:`free_port` looks: below Linux's ephemeral range (32768-60999 by default) and
+above the benchmarks' ports (bench/common.py, 22000-29999). A port the kernel hands out for
+``bind(0)`` comes from the ephemeral range, and so does the local port of every outgoing
+connection, so one of the suite's many loopback clients could take it before the test binds
+it (CI saw "Address already in use" for a simulator's port this way)."""
 _handed_out: set[int] = set()
 
 
