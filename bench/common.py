@@ -18,12 +18,13 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from gemhost.testing import free_port_in
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -84,21 +85,10 @@ def machine() -> str:
 
 def loopback_port(used: set[int] | None = None) -> int:
     """A free TCP port on 127.0.0.1 inside :data:`PORT_RANGE` (never outside it)."""
-    used = used if used is not None else set()
-    start = PORT_RANGE[0] + (os.getpid() * 7919) % (PORT_RANGE[1] - PORT_RANGE[0])
-    span = PORT_RANGE[1] - PORT_RANGE[0] + 1
-    for i in range(span):
-        port = PORT_RANGE[0] + (start - PORT_RANGE[0] + i) % span
-        if port in used:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        used.add(port)
-        return port
-    raise RuntimeError(f"no free port in {PORT_RANGE}")
+    port = free_port_in(*PORT_RANGE, used if used is not None else set())
+    if port is None:
+        raise RuntimeError(f"no free port in {PORT_RANGE}")
+    return port
 
 
 async def wait_listening(port: int, timeout: float, what: str) -> None:

@@ -75,24 +75,38 @@ def _ephemeral_low() -> int:
         return 32768
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (for brokers and simulators in tests), never one this
-    process handed out before, and outside the range outgoing connections take their ports
-    from (:data:`FREE_PORTS`)."""
-    low, high = FREE_PORTS[0], min(FREE_PORTS[1], _ephemeral_low() - 1)
+def free_port_in(low: int, high: int, taken: set[int]) -> int | None:
+    """A port of ``low..high`` that 127.0.0.1 can bind right now and that is not in ``taken``
+    (it is added there): a few random tries, then every port from a random start; None when
+    the range has none."""
+    span = high - low + 1
+    if span < 1:
+        return None
     rng = random.Random()
-    for _ in range(1000) if high > low else ():
-        port = rng.randint(low, high)
-        if port in _handed_out:
+    tries = [rng.randint(low, high) for _ in range(min(64, span))]
+    first = rng.randint(low, high)
+    tries += [low + (first - low + i) % span for i in range(span)]
+    for port in tries:
+        if port in taken:
             continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-        _handed_out.add(port)
+        taken.add(port)
         return port
-    with socket.socket() as sock:  # an unusual ephemeral range: let the kernel choose
+    return None
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for brokers and simulators in tests), never one this
+    process handed out before, and outside the range outgoing connections take their ports
+    from (:data:`FREE_PORTS`)."""
+    port = free_port_in(FREE_PORTS[0], min(FREE_PORTS[1], _ephemeral_low() - 1), _handed_out)
+    if port is not None:
+        return port
+    with socket.socket() as sock:  # an unusual ephemeral range, or all taken: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from gemhost.testing import FREE_PORTS, free_port
+from gemhost.testing import FREE_PORTS, free_port, free_port_in
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -23,3 +23,34 @@ def test_ports_are_distinct_bindable_and_outside_the_ephemeral_range():
     for port in ports[:5]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))  # still free
+
+
+def _three_free_ports() -> tuple[int, list[socket.socket]]:
+    """Three consecutive ports of FREE_PORTS, bound here (so nothing else has them)."""
+    for base in range(FREE_PORTS[0], FREE_PORTS[1] - 2, 3):
+        socks = []
+        try:
+            for port in range(base, base + 3):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base, socks
+        except OSError:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no three free ports in a row")
+
+
+def test_a_range_gives_each_free_port_once_then_none():
+    base, socks = _three_free_ports()
+    socks[0].close()
+    socks[2].close()
+    held = socks[1]  # base + 1 stays bound: never handed out
+    held.listen()
+    try:
+        taken: set[int] = set()
+        got = {free_port_in(base, base + 2, taken) for _ in range(2)}
+        assert got == {base, base + 2}  # the two free ones, once each
+        assert free_port_in(base, base + 2, taken) is None  # the range is used up
+    finally:
+        held.close()
