@@ -8,6 +8,7 @@ hangs or times out takes only its own device offline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -231,14 +232,14 @@ class DeviceRunner:
     async def _liveness(self) -> None:
         backoff = Backoff(initial=1.0, maximum=max(1.0, self.interval))
         while True:
+            fresh_for = self._traffic_fresh_for()
+            if fresh_for is not None:  # the device's own traffic shows it alive: no poll now
+                await asyncio.sleep(fresh_for + self.interval * random.uniform(0, POLL_JITTER))
+                continue
             # Devices started together would poll together forever (a thousand polls in the
             # same instant, every interval): the first poll after a connect comes at a random
             # point of the interval, later ones at the interval, slightly jittered.
             delay = self.interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-            fresh_for = self._traffic_fresh_for()
-            if fresh_for is not None:
-                await asyncio.sleep(fresh_for + self.interval * random.uniform(0, POLL_JITTER))
-                continue
             try:
                 info = await self._poll_or_connect()
                 if not self._connected:
@@ -299,9 +300,8 @@ class DeviceRunner:
         name = f"liveness:{self.config.id}"
         if self._connected:
             return await self._on_device(self.driver.poll, self.host_cfg.command_timeout, name)
-        if self._connect_gate is None:
-            return await self._on_device(self.driver.connect, self.host_cfg.command_timeout, name)
-        async with self._connect_gate.turn():
+        gate = self._connect_gate.turn() if self._connect_gate is not None else contextlib.nullcontext()
+        async with gate:
             return await self._on_device(self.driver.connect, self.host_cfg.command_timeout, name)
 
     async def _events(self) -> None:
