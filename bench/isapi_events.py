@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import random
@@ -54,6 +53,7 @@ from common import (  # noqa: E402
     Child,
     Children,
     cpu_seconds,
+    freeze_heap,
     loopback_port,
     mosquitto_child,
     percentile,
@@ -233,10 +233,7 @@ async def main(args: argparse.Namespace) -> int:
         await asyncio.sleep(2)  # let the start-up burst settle
         rss_ready = rss_bytes(host.pid)
         emitter = Emitter(sims, args.rate)
-        # This process's heap (the cameras, the subscriber) frozen before the window, so a
-        # full collection of it cannot stall the loop that stamps the alerts and takes them in.
-        gc.collect()
-        gc.freeze()
+        freeze_heap()
         lag = LoopLag()
         lag.start()
         window_start = time.time()

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import shutil
@@ -61,6 +60,7 @@ from common import (  # noqa: E402
     Child,
     Children,
     cpu_seconds,
+    freeze_heap,
     harness_priority,
     loopback_port,
     machine,
@@ -241,10 +241,7 @@ async def measure(results: list[Result], cams: list[BenchCamera], events: EventL
     busy0, wall0 = machine_busy(), time.monotonic()
     emitter = Emitter(cams, args.rate)
     profilers = [await profile(r, args) for r in results if r.name in args.profile]
-    # The cameras' heap (thousands of servers, their streams) is frozen before the window, so a
-    # full collection of it cannot stall the loop that stamps and writes the alerts.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
     lag = LoopLag()
     lag.start()
     await emitter.run(args.seconds)
