@@ -15,9 +15,7 @@ from gemhost import contain, eventloop, httpfeed
 from gemhost.selfsigned import SelfSignedTLS
 from gemhost.testing import until
 
-
-def eventloop_has_uvloop() -> bool:
-    return importlib.util.find_spec("uvloop") is not None
+HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None  # as in test_core_eventloop.py
 
 
 HEAD = b"HTTP/1.0 200 OK\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=boundary\r\n\r\n"
@@ -171,7 +169,7 @@ async def _feed_both_ways() -> list[bytes]:
     return out
 
 
-@pytest.mark.skipif(not eventloop_has_uvloop(), reason="uvloop is not installed")
+@pytest.mark.skipif(not HAVE_UVLOOP, reason="uvloop is not installed")
 def test_takeover_works_on_the_loop_gemhost_run_uses():
     """``gemhost run`` runs on uvloop (gemhost/eventloop.py), whose transports must switch
     protocols the same way, in plain TCP and in TLS."""
